@@ -128,6 +128,7 @@ class FaqEntry(Base):
     __tablename__ = "faq_entries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str | None] = mapped_column(String(64), unique=True)
     question: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(String(128), index=True)
@@ -166,6 +167,7 @@ class FaqRevision(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("faq_entries.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str | None] = mapped_column(String(64))
     question: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(String(128))
