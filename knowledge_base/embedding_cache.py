@@ -1,0 +1,82 @@
+"""A persistent cache of passage embeddings, so that rebuilding the index after a
+small edit embeds only the texts that changed."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from knowledge_base.embedder import PASSAGE, Embedder, Progress
+
+
+class EmbeddingCache:
+    """Passage vectors keyed by embedder and text, in an SQLite file.
+
+    Args:
+        path: The cache file; its directory is created when missing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        with self._connect() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors "
+                "(embedder TEXT, digest TEXT, vector BLOB, PRIMARY KEY (embedder, digest))"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    @staticmethod
+    def _digest(text: str) -> str:
+        return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+    def encode(
+        self,
+        embedder: Embedder,
+        texts: Sequence[str],
+        progress: Progress | None = None,
+        batch_size: int = 64,
+    ) -> np.ndarray:
+        """Passage embeddings of ``texts``, computing only those not cached yet."""
+        digests = [self._digest(t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        with self._connect() as db:
+            unique = list(dict.fromkeys(digests))
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for digest, blob in db.execute(
+                    f"SELECT digest, vector FROM vectors WHERE embedder = ? AND digest IN ({marks})",
+                    [embedder.name, *chunk],
+                ):
+                    found[digest] = np.frombuffer(blob, dtype=np.float32)
+        missing = list(dict.fromkeys(d for d in digests if d not in found))
+        if missing:
+            by_digest = dict(zip(digests, texts, strict=True))
+            vectors = embedder.encode(
+                [by_digest[d] for d in missing],
+                prompt_name=PASSAGE,
+                batch_size=batch_size,
+                progress=progress,
+            )
+            with self._connect() as db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                    [(embedder.name, d, v.astype(np.float32).tobytes())
+                     for d, v in zip(missing, vectors, strict=True)],
+                )
+            found.update(zip(missing, vectors, strict=True))
+        elif progress is not None:
+            progress(len(texts), len(texts))
+        out = np.empty((len(texts), embedder.dim), dtype=np.float32)
+        for i, digest in enumerate(digests):
+            out[i] = found[digest]
+        return out

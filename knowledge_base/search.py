@@ -1,0 +1,122 @@
+"""The knowledge-base search a running bot uses: the current index snapshot, the
+decision on top of it, and reloading when the knowledge base changes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from core.domain import Decision
+from knowledge_base.decision import Thresholds, decide
+from knowledge_base.embedder import Embedder, Progress
+from knowledge_base.embedding_cache import EmbeddingCache
+from knowledge_base.index import FaissFaqIndex, Hit
+from knowledge_base.repository import FaqRepository
+from knowledge_base.store import IndexStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """A query, what was searched for, the hits and the decision."""
+
+    query: str
+    prepared: str
+    hits: list[Hit]
+    decision: Decision
+    kb_version: int
+
+
+class FaqSearchService:
+    """Searches the current knowledge base and keeps the index in step with it.
+
+    Args:
+        repository: The FAQ in the database (the source of truth).
+        store: Index snapshots in the data directory.
+        embedder: The process's embedder (loaded once).
+        thresholds: Decision thresholds (their fusion weight is used too).
+        cache: Embedding cache used when a snapshot has to be built.
+    """
+
+    def __init__(
+        self,
+        repository: FaqRepository,
+        store: IndexStore,
+        embedder: Embedder,
+        thresholds: Thresholds,
+        cache: EmbeddingCache | None = None,
+    ) -> None:
+        self._repository = repository
+        self._store = store
+        self._embedder = embedder
+        self.thresholds = thresholds
+        self._cache = cache
+        self._index: FaissFaqIndex | None = None
+        self._refresh_lock = asyncio.Lock()
+
+    @property
+    def version(self) -> int | None:
+        return self._index.version if self._index else None
+
+    async def search(self, query: str, top_k: int = 5) -> SearchResult:
+        """Search for ``query`` and decide what to do with the hits."""
+        if self._index is None:
+            await self.refresh()
+        index = self._index
+        assert index is not None
+        prepared, hits = await asyncio.to_thread(index.search, query, top_k)
+        return SearchResult(query, prepared, hits, decide(hits, self.thresholds), index.version)
+
+    async def refresh(self, progress: Progress | None = None) -> bool:
+        """Bring the index up to the database's version; True when it changed.
+
+        Loads the snapshot another process already built when there is one, else
+        builds it from the database (and publishes it for the others).
+        """
+        async with self._refresh_lock:
+            version = await self._repository.current_version()
+            if self._index is not None and self._index.version == version:
+                return False
+            fusion = self.thresholds.fusion
+            if self._store.has(version):
+                try:
+                    index = await asyncio.to_thread(self._store.load, version, fusion)
+                except (OSError, ValueError) as error:
+                    log.warning("index snapshot v%s unreadable (%s); rebuilding", version, error)
+                    index = await self._build(progress)
+            else:
+                index = await self._build(progress)
+            self._index = index
+            log.info("knowledge base v%s loaded: %s entries", index.version, index.meta.entries)
+            return True
+
+    async def _build(self, progress: Progress | None) -> FaissFaqIndex:
+        version, entries = await self._repository.published()
+        index = await asyncio.to_thread(
+            FaissFaqIndex.build, entries, self._embedder, version, self._cache, progress
+        )
+        index.fusion = self.thresholds.fusion
+        await asyncio.to_thread(self._store.publish, index)
+        return index
+
+    async def watch(self, stop: asyncio.Event, interval: float,
+                    wake: asyncio.Event | None = None) -> None:
+        """Refresh whenever ``wake`` is set (a change notice) or every ``interval`` s."""
+        while not stop.is_set():
+            waiters = [asyncio.ensure_future(stop.wait())]
+            if wake is not None:
+                waiters.append(asyncio.ensure_future(wake.wait()))
+            _, pending = await asyncio.wait(waiters, timeout=interval,
+                                            return_when=asyncio.FIRST_COMPLETED)
+            for waiter in pending:
+                waiter.cancel()
+            if wake is not None:
+                wake.clear()
+            if stop.is_set():
+                return
+            try:
+                await self.refresh()
+            except Exception:  # a failed reload must not take the bot down
+                log.exception("knowledge base reload failed; keeping v%s", self.version)
