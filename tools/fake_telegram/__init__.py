@@ -1,0 +1,8 @@
+"""A fake Telegram Bot API server for tests, benchmarks and local demos."""
+
+from tools.fake_telegram.citizens import Citizen
+from tools.fake_telegram.errors import ApiError
+from tools.fake_telegram.server import DEFAULT_TOKEN, FakeTelegram
+from tools.fake_telegram.state import RecordedRequest
+
+__all__ = ["DEFAULT_TOKEN", "ApiError", "Citizen", "FakeTelegram", "RecordedRequest"]
