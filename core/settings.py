@@ -54,15 +54,14 @@ class Settings(BaseSettings):
     )
 
     env: Environment = Field(Environment.DEV, validation_alias=_env("DJINN_ENV"))
+    org_name: str = Field("Администрация города", validation_alias=_env("DJINN_ORG_NAME"))
     data_dir: Path = Field(Path("data"), validation_alias=_env("DJINN_DATA_DIR"))
     log_level: str = Field("INFO", validation_alias=_env("DJINN_LOG_LEVEL", "LOG_LEVEL"))
 
     database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
     redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
 
-    telegram_bot_token: SecretStr | None = Field(
-        None, validation_alias=_env("TELEGRAM_BOT_TOKEN")
-    )
+    telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))
     telegram_api_url: str = Field(
         "https://api.telegram.org", validation_alias=_env("TELEGRAM_API_URL")
     )
@@ -80,9 +79,7 @@ class Settings(BaseSettings):
     vk_group_id: int | None = Field(None, validation_alias=_env("VK_GROUP_ID"))
     vk_api_url: str = Field("https://api.vk.com/method/", validation_alias=_env("VK_API_URL"))
     vk_mode: VkMode = Field(VkMode.LONGPOLL, validation_alias=_env("VK_MODE"))
-    vk_callback_secret: SecretStr | None = Field(
-        None, validation_alias=_env("VK_CALLBACK_SECRET")
-    )
+    vk_callback_secret: SecretStr | None = Field(None, validation_alias=_env("VK_CALLBACK_SECRET"))
     vk_confirmation_code: str | None = Field(None, validation_alias=_env("VK_CONFIRMATION_CODE"))
     vk_callback_host: str = Field("127.0.0.1", validation_alias=_env("VK_CALLBACK_HOST"))
     vk_callback_port: int = Field(8082, validation_alias=_env("VK_CALLBACK_PORT"))
@@ -96,9 +93,7 @@ class Settings(BaseSettings):
     embedder_threads: int | None = Field(None, validation_alias=_env("DJINN_EMBEDDER_THREADS"))
 
     answer_threshold: float | None = Field(None, validation_alias=_env("DJINN_ANSWER_THRESHOLD"))
-    clarify_threshold: float | None = Field(
-        None, validation_alias=_env("DJINN_CLARIFY_THRESHOLD")
-    )
+    clarify_threshold: float | None = Field(None, validation_alias=_env("DJINN_CLARIFY_THRESHOLD"))
     kb_reload_interval: float = Field(10.0, validation_alias=_env("DJINN_KB_RELOAD_INTERVAL"))
     demo_faq: bool = Field(True, validation_alias=_env("DJINN_DEMO_FAQ"))
 
@@ -106,8 +101,12 @@ class Settings(BaseSettings):
     def _refuse_placeholders(self) -> Settings:
         if self.env is Environment.DEV:
             return self
-        for name in ("telegram_bot_token", "vk_group_token", "telegram_webhook_secret",
-                     "vk_callback_secret"):
+        for name in (
+            "telegram_bot_token",
+            "vk_group_token",
+            "telegram_webhook_secret",
+            "vk_callback_secret",
+        ):
             value: SecretStr | None = getattr(self, name)
             if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
                 raise ValueError(f"{name.upper()} holds a placeholder value; set the real secret")
@@ -129,8 +128,14 @@ class Settings(BaseSettings):
         missing: dict[str, list[str]] = {}
         if self.telegram_bot_token is None:
             missing["telegram"] = ["TELEGRAM_BOT_TOKEN"]
-        vk = [n for n, v in (("VK_GROUP_TOKEN", self.vk_group_token),
-                             ("VK_GROUP_ID", self.vk_group_id)) if v is None]
+        vk = [
+            n
+            for n, v in (
+                ("VK_GROUP_TOKEN", self.vk_group_token),
+                ("VK_GROUP_ID", self.vk_group_id),
+            )
+            if v is None
+        ]
         if vk:
             missing["vk"] = vk
         return missing

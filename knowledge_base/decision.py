@@ -45,7 +45,10 @@ def decide(hits: Sequence[Hit], thresholds: Thresholds) -> Decision:
 
 
 def load_thresholds(
-    embedder: str, path: Path = THRESHOLDS_FILE, *, answer: float | None = None,
+    embedder: str,
+    path: Path = THRESHOLDS_FILE,
+    *,
+    answer: float | None = None,
     clarify: float | None = None,
 ) -> Thresholds:
     """Thresholds recorded for ``embedder`` by ``bench/tune_thresholds.py``.
@@ -69,10 +72,12 @@ def load_thresholds(
                 "bench/tune_thresholds.py or set DJINN_ANSWER_THRESHOLD and "
                 "DJINN_CLARIFY_THRESHOLD"
             )
-        return Thresholds(answer=answer, margin=0.0, clarify=clarify,
-                          lexical_weight=Fusion().lexical_weight)
-    base = Thresholds(**{k: float(entry[k]) for k in ("answer", "margin", "clarify",
-                                                      "lexical_weight")})
+        return Thresholds(
+            answer=answer, margin=0.0, clarify=clarify, lexical_weight=Fusion().lexical_weight
+        )
+    base = Thresholds(
+        **{k: float(entry[k]) for k in ("answer", "margin", "clarify", "lexical_weight")}
+    )
     return Thresholds(
         answer=base.answer if answer is None else answer,
         margin=base.margin,

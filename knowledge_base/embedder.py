@@ -142,8 +142,9 @@ class SentenceTransformerEmbedder:
         )
 
 
-def create_embedder(backend: str, model: str | None = None, threads: int | None = None
-                    ) -> Embedder:
+def create_embedder(
+    backend: str, model: str | None = None, threads: int | None = None
+) -> Embedder:
     """Build the embedder named in the settings.
 
     Args:

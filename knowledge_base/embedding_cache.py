@@ -54,7 +54,8 @@ class EmbeddingCache:
                 chunk = unique[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 for digest, blob in db.execute(
-                    f"SELECT digest, vector FROM vectors WHERE embedder = ? AND digest IN ({marks})",
+                    "SELECT digest, vector FROM vectors "
+                    f"WHERE embedder = ? AND digest IN ({marks})",
                     [embedder.name, *chunk],
                 ):
                     found[digest] = np.frombuffer(blob, dtype=np.float32)
@@ -70,8 +71,10 @@ class EmbeddingCache:
             with self._connect() as db:
                 db.executemany(
                     "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                    [(embedder.name, d, v.astype(np.float32).tobytes())
-                     for d, v in zip(missing, vectors, strict=True)],
+                    [
+                        (embedder.name, d, v.astype(np.float32).tobytes())
+                        for d, v in zip(missing, vectors, strict=True)
+                    ],
                 )
             found.update(zip(missing, vectors, strict=True))
         elif progress is not None:

@@ -88,6 +88,7 @@ class FaissFaqIndex:
         self._lexical = lexical
         self._embedder = embedder
         self.fusion = fusion or Fusion()
+        self._positions = {e.id: i for i, e in enumerate(entries)}
         self._vocabulary = {
             w for e in entries for t in (e.question, *e.phrasings) for w in _WORD.findall(clean(t))
         }
@@ -95,6 +96,10 @@ class FaissFaqIndex:
     @property
     def version(self) -> int:
         return self.meta.version
+
+    def entry(self, entry_id: int) -> IndexedEntry | None:
+        position = self._positions.get(entry_id)
+        return self.entries[position] if position is not None else None
 
     @classmethod
     def build(
@@ -128,11 +133,16 @@ class FaissFaqIndex:
         index = _make_faiss(embedder.dim, len(texts))
         if len(texts):
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        meta = IndexMeta(version, embedder.name, embedder.dim, len(entries), len(texts),
-                         kind=type(index).__name__)
+        meta = IndexMeta(
+            version,
+            embedder.name,
+            embedder.dim,
+            len(entries),
+            len(texts),
+            kind=type(index).__name__,
+        )
         lexical = LexicalIndex.build(passages)
-        return cls(meta, list(entries), np.asarray(rows, dtype=np.int32), index, lexical,
-                   embedder)
+        return cls(meta, list(entries), np.asarray(rows, dtype=np.int32), index, lexical, embedder)
 
     def prepare(self, query: str) -> str:
         """The text actually searched for: cleaned, with a wrong keyboard layout undone
@@ -157,8 +167,9 @@ class FaissFaqIndex:
         """Search with an already cleaned text and its query embedding."""
         k = min(len(self._rows), max(self.fusion.candidates, top_k * 8))
         dense_scores, dense_rows = self._vectors.search(vector.astype(np.float32), k)
-        candidates = {int(r): float(s) for r, s in zip(dense_rows[0], dense_scores[0],
-                                                        strict=True) if r >= 0}
+        candidates = {
+            int(r): float(s) for r, s in zip(dense_rows[0], dense_scores[0], strict=True) if r >= 0
+        }
         lex_query = self._lexical.vectorise(text)
         if self._lexical.size <= LEXICAL_SCAN_LIMIT:
             lex_all = self._lexical.scores(lex_query)
@@ -171,12 +182,12 @@ class FaissFaqIndex:
             lexical = {row: float(lex_all[row]) for row in candidates}
         else:
             ids = np.fromiter(candidates, dtype=np.int64)
-            lexical = dict(zip(candidates, self._lexical.scores(lex_query, ids).tolist(),
-                               strict=True))
+            lexical = dict(
+                zip(candidates, self._lexical.scores(lex_query, ids).tolist(), strict=True)
+            )
         return self._rank(candidates, lexical, top_k)
 
-    def _rank(self, dense: dict[int, float], lexical: dict[int, float], top_k: int
-              ) -> list[Hit]:
+    def _rank(self, dense: dict[int, float], lexical: dict[int, float], top_k: int) -> list[Hit]:
         weight = self.fusion.lexical_weight
         best: dict[int, Hit] = {}
         for row, d in dense.items():
@@ -197,8 +208,9 @@ class FaissFaqIndex:
         (directory / "meta.json").write_text(json.dumps(asdict(self.meta)), encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: Path, embedder: Embedder, fusion: Fusion | None = None
-             ) -> FaissFaqIndex:
+    def load(
+        cls, directory: Path, embedder: Embedder, fusion: Fusion | None = None
+    ) -> FaissFaqIndex:
         """Load a saved snapshot.
 
         Raises:
@@ -206,15 +218,25 @@ class FaissFaqIndex:
         """
         meta = IndexMeta(**json.loads((directory / "meta.json").read_text(encoding="utf-8")))
         if meta.format != FORMAT or meta.embedder != embedder.name:
-            raise ValueError(f"index in {directory} was built for {meta.embedder} "
-                             f"(format {meta.format}), not {embedder.name}")
+            raise ValueError(
+                f"index in {directory} was built for {meta.embedder} "
+                f"(format {meta.format}), not {embedder.name}"
+            )
         with open(directory / "entries.json", encoding="utf-8") as f:
-            entries = [IndexedEntry(**{**e, "phrasings": tuple(e["phrasings"])})
-                       for e in json.load(f)]
+            entries = [
+                IndexedEntry(**{**e, "phrasings": tuple(e["phrasings"])}) for e in json.load(f)
+            ]
         vectors = faiss.read_index(str(directory / "vectors.faiss"))
         _tune(vectors)
-        return cls(meta, entries, np.load(directory / "rows.npy"), vectors,
-                   LexicalIndex.load(directory), embedder, fusion)
+        return cls(
+            meta,
+            entries,
+            np.load(directory / "rows.npy"),
+            vectors,
+            LexicalIndex.load(directory),
+            embedder,
+            fusion,
+        )
 
 
 def _make_faiss(dim: int, size: int) -> faiss.Index:

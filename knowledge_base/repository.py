@@ -37,13 +37,25 @@ class ImportReport:
 
 
 def _snapshot(entry: FaqEntry) -> tuple[object, ...]:
-    return (entry.key, entry.question, entry.answer, entry.category, entry.status,
-            tuple(p.text for p in entry.phrasings))
+    return (
+        entry.key,
+        entry.question,
+        entry.answer,
+        entry.category,
+        entry.status,
+        tuple(p.text for p in entry.phrasings),
+    )
 
 
 def _draft_snapshot(draft: EntryDraft, key: str | None) -> tuple[object, ...]:
-    return (key, draft.question, draft.answer, draft.category, str(draft.status),
-            tuple(draft.phrasings))
+    return (
+        key,
+        draft.question,
+        draft.answer,
+        draft.category,
+        str(draft.status),
+        tuple(draft.phrasings),
+    )
 
 
 class FaqRepository:
@@ -59,22 +71,33 @@ class FaqRepository:
 
     async def count(self, status: EntryStatus = EntryStatus.PUBLISHED) -> int:
         async with self._sessions() as session:
-            return int(await session.scalar(
-                select(func.count()).select_from(FaqEntry).where(FaqEntry.status == status)
-            ) or 0)
+            return int(
+                await session.scalar(
+                    select(func.count()).select_from(FaqEntry).where(FaqEntry.status == status)
+                )
+                or 0
+            )
 
     async def published(self) -> tuple[int, list[IndexedEntry]]:
         """The current version and its published entries, read in one transaction."""
         async with self._sessions() as session:
             version = int(await session.scalar(select(func.max(KbVersion.id))) or 0)
-            rows = (await session.scalars(
-                select(FaqEntry).where(FaqEntry.status == EntryStatus.PUBLISHED)
-                .order_by(FaqEntry.id)
-            )).all()
+            rows = (
+                await session.scalars(
+                    select(FaqEntry)
+                    .where(FaqEntry.status == EntryStatus.PUBLISHED)
+                    .order_by(FaqEntry.id)
+                )
+            ).all()
             return version, [
-                IndexedEntry(id=e.id, question=e.question, answer=e.answer,
-                             category=e.category, key=e.key,
-                             phrasings=tuple(p.text for p in e.phrasings))
+                IndexedEntry(
+                    id=e.id,
+                    question=e.question,
+                    answer=e.answer,
+                    category=e.category,
+                    key=e.key,
+                    phrasings=tuple(p.text for p in e.phrasings),
+                )
                 for e in rows
             ]
 
@@ -85,9 +108,14 @@ class FaqRepository:
             if not include_archived:
                 query = query.where(FaqEntry.status != EntryStatus.ARCHIVED)
             return [
-                EntryDraft(question=e.question, answer=e.answer, category=e.category,
-                           phrasings=tuple(p.text for p in e.phrasings), key=e.key,
-                           status=EntryStatus(e.status))
+                EntryDraft(
+                    question=e.question,
+                    answer=e.answer,
+                    category=e.category,
+                    phrasings=tuple(p.text for p in e.phrasings),
+                    key=e.key,
+                    status=EntryStatus(e.status),
+                )
                 for e in (await session.scalars(query)).all()
             ]
 
@@ -138,7 +166,8 @@ class FaqRepository:
             if report.changed:
                 await session.flush()
                 published = await session.scalar(
-                    select(func.count()).select_from(FaqEntry)
+                    select(func.count())
+                    .select_from(FaqEntry)
                     .where(FaqEntry.status == EntryStatus.PUBLISHED)
                 )
                 version = KbVersion(reason=source[:255], entries=int(published or 0))
@@ -151,10 +180,15 @@ class FaqRepository:
 
     @staticmethod
     def _create(session: AsyncSession, draft: EntryDraft) -> FaqEntry:
-        entry = FaqEntry(key=draft.key, question=draft.question, answer=draft.answer,
-                         category=draft.category, status=str(draft.status), version=1,
-                         phrasings=[FaqPhrasing(text=t, position=i)
-                                    for i, t in enumerate(draft.phrasings)])
+        entry = FaqEntry(
+            key=draft.key,
+            question=draft.question,
+            answer=draft.answer,
+            category=draft.category,
+            status=str(draft.status),
+            version=1,
+            phrasings=[FaqPhrasing(text=t, position=i) for i, t in enumerate(draft.phrasings)],
+        )
         session.add(entry)
         return entry
 
@@ -170,7 +204,15 @@ class FaqRepository:
 
 
 def _revision(entry: FaqEntry, author: str | None, reason: str) -> FaqRevision:
-    return FaqRevision(entry_id=entry.id, version=entry.version, key=entry.key,
-                       question=entry.question, answer=entry.answer, category=entry.category,
-                       status=entry.status, phrasings=[p.text for p in entry.phrasings],
-                       author=author, reason=reason[:255])
+    return FaqRevision(
+        entry_id=entry.id,
+        version=entry.version,
+        key=entry.key,
+        question=entry.question,
+        answer=entry.answer,
+        category=entry.category,
+        status=entry.status,
+        phrasings=[p.text for p in entry.phrasings],
+        author=author,
+        reason=reason[:255],
+    )

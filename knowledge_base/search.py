@@ -11,7 +11,7 @@ from core.domain import Decision
 from knowledge_base.decision import Thresholds, decide
 from knowledge_base.embedder import Embedder, Progress
 from knowledge_base.embedding_cache import EmbeddingCache
-from knowledge_base.index import FaissFaqIndex, Hit
+from knowledge_base.index import FaissFaqIndex, Hit, IndexedEntry
 from knowledge_base.repository import FaqRepository
 from knowledge_base.store import IndexStore
 
@@ -60,6 +60,10 @@ class FaqSearchService:
     def version(self) -> int | None:
         return self._index.version if self._index else None
 
+    def entry(self, entry_id: int) -> IndexedEntry | None:
+        """A published entry of the loaded snapshot by id."""
+        return self._index.entry(entry_id) if self._index else None
+
     async def search(self, query: str, top_k: int = 5) -> SearchResult:
         """Search for ``query`` and decide what to do with the hits."""
         if self._index is None:
@@ -101,15 +105,17 @@ class FaqSearchService:
         await asyncio.to_thread(self._store.publish, index)
         return index
 
-    async def watch(self, stop: asyncio.Event, interval: float,
-                    wake: asyncio.Event | None = None) -> None:
+    async def watch(
+        self, stop: asyncio.Event, interval: float, wake: asyncio.Event | None = None
+    ) -> None:
         """Refresh whenever ``wake`` is set (a change notice) or every ``interval`` s."""
         while not stop.is_set():
             waiters = [asyncio.ensure_future(stop.wait())]
             if wake is not None:
                 waiters.append(asyncio.ensure_future(wake.wait()))
-            _, pending = await asyncio.wait(waiters, timeout=interval,
-                                            return_when=asyncio.FIRST_COMPLETED)
+            _, pending = await asyncio.wait(
+                waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED
+            )
             for waiter in pending:
                 waiter.cancel()
             if wake is not None:

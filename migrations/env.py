@@ -18,9 +18,8 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    url = config.get_main_option("sqlalchemy.url") or context.get_x_argument(as_dictionary=True).get(
-        "url"
-    )
+    url = config.get_main_option("sqlalchemy.url")
+    url = url or context.get_x_argument(as_dictionary=True).get("url")
     return url or Settings().resolved_database_url
 
 
@@ -48,10 +47,6 @@ def _run_sync(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        _run_sync(connection)
-        return
     engine = create_engine(_url())
     async with engine.connect() as conn:
         await conn.run_sync(_run_sync)
@@ -61,5 +56,8 @@ async def run_migrations_online() -> None:
 
 if context.is_offline_mode():
     run_migrations_offline()
+elif config.attributes.get("connection") is not None:
+    # Called by the application with a connection of its own (see core/migrate.py).
+    _run_sync(config.attributes["connection"])
 else:
     asyncio.run(run_migrations_online())

@@ -1,0 +1,101 @@
+"""Composition root: builds each process's services once from its settings."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bots.conversation import ConversationService
+from core.conversations import ConversationRepository
+from core.db import SessionFactory, create_engine, create_session_factory
+from core.inbox import InboxRepository
+from core.migrate import upgrade
+from core.redis import open_redis
+from core.settings import Settings
+from knowledge_base.decision import load_thresholds
+from knowledge_base.embedder import Embedder, create_embedder
+from knowledge_base.embedding_cache import EmbeddingCache
+from knowledge_base.repository import FaqRepository
+from knowledge_base.search import FaqSearchService
+from knowledge_base.store import IndexStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    redis: Redis | None
+    embedder: Embedder
+    faq_repository: FaqRepository
+    faq: FaqSearchService
+    inbox: InboxRepository
+    conversation: ConversationService
+
+
+def build_faq(
+    settings: Settings, sessions: SessionFactory, embedder: Embedder
+) -> tuple[FaqRepository, FaqSearchService]:
+    repository = FaqRepository(sessions)
+    thresholds = load_thresholds(
+        embedder.name, answer=settings.answer_threshold, clarify=settings.clarify_threshold
+    )
+    search = FaqSearchService(
+        repository,
+        IndexStore(settings.index_dir, embedder),
+        embedder,
+        thresholds,
+        EmbeddingCache(settings.index_dir / "embeddings.sqlite3"),
+    )
+    return repository, search
+
+
+@contextlib.asynccontextmanager
+async def open_database(
+    settings: Settings, migrate: bool = True
+) -> AsyncIterator[tuple[AsyncEngine, SessionFactory]]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        if migrate:
+            await upgrade(engine)
+        yield engine, create_session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def open_services(
+    settings: Settings, *, with_redis: bool = True, embedder: Embedder | None = None
+) -> AsyncIterator[Services]:
+    """Everything a bot process needs, closed again on exit."""
+    async with contextlib.AsyncExitStack() as stack:
+        engine, sessions = await stack.enter_async_context(open_database(settings))
+        redis = None
+        if with_redis:
+            redis = await stack.enter_async_context(
+                open_redis(settings.redis_url, settings.data_dir)
+            )
+        embedder = embedder or create_embedder(
+            settings.embedder, settings.embedder_model, settings.embedder_threads
+        )
+        faq_repository, faq = build_faq(settings, sessions, embedder)
+        conversations = ConversationRepository(sessions)
+        yield Services(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            redis=redis,
+            embedder=embedder,
+            faq_repository=faq_repository,
+            faq=faq,
+            inbox=InboxRepository(sessions),
+            conversation=ConversationService(sessions, conversations, faq, settings.org_name),
+        )
