@@ -9,8 +9,8 @@ Two rules merge records silently:
   the other questions become its phrasings. Real FAQ spreadsheets list several
   wordings of one question as separate rows this way.
 
-Records are merged only when they agree: the same category (or none), the same
-status (or none) and at most one key among them. The same question with a
+Records are merged only when they agree: the same category, status and key, or
+none given on one side. The same question with a
 different answer, a phrasing that is another entry's question or phrasing, are
 problems: the bot could not tell which answer to give.
 """
@@ -56,7 +56,7 @@ class _Group:
         return (
             _same_or_missing(self.category, other.category)
             and _same_or_missing(self.status, other.status)
-            and (self.key is None or other.key is None)
+            and _same_or_missing(self.key, other.key)
         )
 
     def absorb(self, other: _Group, *, with_question: bool) -> None:
@@ -130,8 +130,8 @@ def _merge_same_questions(records: Sequence[Record], log: ProblemLog) -> list[_G
         elif not first.agrees_with(group):
             log.add(
                 record.origin.row_only(),
-                f"строка повторяет вопрос и ответ ({where}), но с другой категорией, "
-                "статусом или ключом — оставьте одну из них",
+                f"запись повторяет вопрос и ответ ({where}), но с другой категорией, "
+                "статусом или ключом — оставьте одну из этих записей",
             )
         else:
             first.absorb(group, with_question=False)

@@ -76,6 +76,13 @@ def _check_texts(record: Record, log: ProblemLog) -> None:
             f"вопрос длиннее {MAX_QUESTION} символов ({len(record.question)}) — "
             "похоже, сюда попал ответ; сократите вопрос",
         )
+    for phrasing in record.phrasings:
+        if len(phrasing) > MAX_QUESTION:
+            log.add(
+                record.at(PHRASINGS),
+                f"формулировка {quote(phrasing)} длиннее {MAX_QUESTION} символов "
+                f"({len(phrasing)}) — сократите её",
+            )
     if not record.answer:
         log.add(record.at(ANSWER), "пустой ответ — впишите его или уберите эту запись")
     elif len(record.answer) > MAX_ANSWER:
@@ -85,13 +92,6 @@ def _check_texts(record: Record, log: ProblemLog) -> None:
             "сообщение вмещает не больше 4096 символов — сократите ответ "
             "или разделите его на несколько вопросов",
         )
-    for phrasing in record.phrasings:
-        if len(phrasing) > MAX_QUESTION:
-            log.add(
-                record.at(PHRASINGS),
-                f"формулировка {quote(phrasing)} длиннее {MAX_QUESTION} символов "
-                f"({len(phrasing)}) — сократите её",
-            )
 
 
 def _check_key_and_status(record: Record, log: ProblemLog) -> None:
