@@ -4,4 +4,100 @@ from __future__ import annotations
 
 # --- telegram ---
 
+TG_BOT_ID = 42
+TG_BOT_TOKEN = f"{TG_BOT_ID}:TEST-token-for-unit-tests"
+TG_DATE = 1_767_225_600
+
+
+def make_tg_user(user_id: int = 1001, first_name: str = "Иван", **extra: object) -> dict:
+    return {"id": user_id, "is_bot": False, "first_name": first_name, **extra}
+
+
+def make_tg_message(
+    text: str | None = "Как получить справку о составе семьи?",
+    *,
+    user_id: int = 1001,
+    chat_id: int | None = None,
+    chat_type: str = "private",
+    message_id: int = 1,
+    **content: object,
+) -> dict:
+    """A message as the Bot API sends it; ``content`` adds fields such as ``photo``."""
+    if chat_type == "private":
+        chat: dict = {"id": chat_id or user_id, "type": chat_type, "first_name": "Иван"}
+    else:
+        chat = {"id": chat_id or -1001234567890, "type": chat_type, "title": "Рабочая группа"}
+    message: dict = {
+        "message_id": message_id,
+        "date": TG_DATE,
+        "chat": chat,
+        "from": make_tg_user(user_id, language_code="ru"),
+    }
+    if text is not None:
+        message["text"] = text
+    return {**message, **content}
+
+
+def make_tg_update(
+    text: str | None = "Как получить справку о составе семьи?",
+    *,
+    update_id: int = 1,
+    **message: object,
+) -> dict:
+    """An update carrying a message; keywords go to `make_tg_message`."""
+    return {"update_id": update_id, "message": make_tg_message(text, **message)}
+
+
+def make_tg_media(kind: str) -> dict:
+    """Message fields of a non-text message: photo, voice, video, video_note, audio,
+    sticker, document, location or contact."""
+    file = {"file_id": f"{kind}-file-id", "file_unique_id": f"{kind}-unique"}
+    fields: dict[str, object] = {
+        "photo": [
+            {**file, "file_id": "photo-small", "width": 90, "height": 90},
+            {**file, "width": 1280, "height": 960},
+        ],
+        "voice": {**file, "duration": 4, "mime_type": "audio/ogg"},
+        "video": {**file, "width": 640, "height": 360, "duration": 5},
+        "video_note": {**file, "length": 240, "duration": 3},
+        "audio": {**file, "duration": 100},
+        "sticker": {
+            **file,
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": "🙏",
+        },
+        "document": {**file, "file_name": "заявление.pdf", "mime_type": "application/pdf"},
+        "location": {"latitude": 55.75, "longitude": 37.62},
+        "contact": {"phone_number": "+79001234567", "first_name": "Иван", "user_id": 1001},
+    }
+    return {kind: fields[kind]}
+
+
+def make_tg_callback(
+    data: str = "fh:1",
+    *,
+    user_id: int = 1001,
+    query_id: str = "4242",
+    update_id: int = 1,
+    label: str = "👍 Помогло",
+    chat_type: str = "private",
+) -> dict:
+    """An update pressing the button ``label``/``data`` under a message the bot sent."""
+    message = make_tg_message("Ответ", user_id=user_id, chat_type=chat_type, message_id=7)
+    message["from"] = {"id": TG_BOT_ID, "is_bot": True, "first_name": "Джинн"}
+    message["reply_markup"] = {"inline_keyboard": [[{"text": label, "callback_data": data}]]}
+    query = {
+        "id": query_id,
+        "from": make_tg_user(user_id),
+        "message": message,
+        "chat_instance": "ci-1",
+        "data": data,
+    }
+    return {"update_id": update_id, "callback_query": query}
+
+
 # --- vk ---

@@ -1,0 +1,49 @@
+"""The webhook endpoint: check Telegram's secret header, store the update, answer 200 at
+once and handle the update in the background."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from aiohttp import web
+
+from bots.telegram.inbound import CHANNEL, UpdateProcessor
+from core.inbox import InboxRepository
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def build_webhook_app(
+    path: str, secret: str, inbox: InboxRepository, processor: UpdateProcessor
+) -> web.Application:
+    expected = secret.encode()
+
+    async def receive_update(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, expected):
+            logger.warning("Webhook request without the right secret from %s", request.remote)
+            return web.Response(status=403)
+        try:
+            raw = await request.json()
+        except ValueError:
+            raw = None
+        update_id = raw.get("update_id") if isinstance(raw, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            # Telegram would re-send it forever if refused; there is nothing to retry.
+            logger.warning("Webhook update without an id ignored: %.300r", raw)
+            return web.Response()
+        try:
+            stored = await inbox.put_many(CHANNEL, [(str(update_id), raw)])
+        except Exception:
+            logger.exception("Update %s not stored; Telegram will send it again", update_id)
+            return web.Response(status=500)
+        for item in stored:
+            processor.submit(item)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post(path, receive_update)
+    return app
