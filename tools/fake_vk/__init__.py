@@ -1,0 +1,7 @@
+"""A fake VK API for tests, benchmarks and local demos: the methods our bot calls, the Bots
+Long Poll server, a Callback API client, and controls to inject citizens' events and faults."""
+
+from tools.fake_vk.server import FakeVk
+from tools.fake_vk.world import RecordedRequest, SentMessage, VkWorld
+
+__all__ = ["FakeVk", "RecordedRequest", "SentMessage", "VkWorld"]

@@ -1,0 +1,100 @@
+"""The VK API methods the bot uses, answering from a `VkWorld`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tools.fake_vk.validation import VkError, check_text, param_error, parse_keyboard
+from tools.fake_vk.world import ERROR_MESSAGES, VkWorld
+
+Method = Callable[[VkWorld, dict[str, str], str], Any]
+
+
+def call(world: VkWorld, method: str, params: dict[str, str], longpoll_url: str) -> Any:
+    """Run ``method``; return the value for ``{"response": ...}`` or raise ``VkError``."""
+    if params.get("access_token") != world.token:
+        raise VkError(5, ERROR_MESSAGES[5])
+    handler = METHODS.get(method)
+    if handler is None:
+        raise VkError(3, ERROR_MESSAGES[3])
+    return handler(world, params, longpoll_url)
+
+
+def get_by_id(world: VkWorld, params: dict[str, str], _: str) -> Any:
+    group = {
+        "id": world.group_id,
+        "name": "Администрация (тестовое сообщество)",
+        "screen_name": f"club{world.group_id}",
+        "is_closed": 0,
+        "type": "group",
+    }
+    return {"groups": [group], "profiles": []}
+
+
+def get_long_poll_server(world: VkWorld, params: dict[str, str], longpoll_url: str) -> Any:
+    if _int(params, "group_id") != world.group_id:
+        raise VkError(100, "One of the parameters specified was missing or invalid: group_id")
+    return {"key": world.new_key(), "server": longpoll_url, "ts": str(world.next_ts)}
+
+
+def send_message(world: VkWorld, params: dict[str, str], _: str) -> Any:
+    peer_id = _int(params, "peer_id") or _int(params, "user_id")
+    if not peer_id:
+        raise param_error("peer_id is missing")
+    if "random_id" not in params:
+        raise param_error("random_id is a required parameter")
+    random_id = _int(params, "random_id")
+    text = params.get("message", "")
+    attachment = params.get("attachment") or None
+    check_text(text, has_attachment=attachment is not None)
+    keyboard = parse_keyboard(params["keyboard"]) if params.get("keyboard") else None
+    blocked = world.blocked_code(peer_id)
+    if blocked is not None:
+        raise VkError(blocked, ERROR_MESSAGES.get(blocked, "Access denied"))
+    return world.store_sent(peer_id, random_id, text, keyboard, attachment).id
+
+
+def send_message_event_answer(world: VkWorld, params: dict[str, str], _: str) -> Any:
+    for name in ("event_id", "user_id", "peer_id"):
+        if not params.get(name):
+            raise param_error(f"{name} is missing")
+    world.event_answers.append(dict(params))
+    return 1
+
+
+def get_users(world: VkWorld, params: dict[str, str], _: str) -> Any:
+    ids = [part.strip() for part in params.get("user_ids", "").split(",") if part.strip()]
+    users = []
+    for raw in ids:
+        if not raw.lstrip("-").isdigit():
+            raise param_error("user_ids")
+        user_id = int(raw)
+        first, last = world.users.get(user_id, ("Гражданин", f"№{user_id}"))
+        users.append(
+            {
+                "id": user_id,
+                "first_name": first,
+                "last_name": last,
+                "can_access_closed": True,
+                "is_closed": False,
+            }
+        )
+    return users
+
+
+def _int(params: dict[str, str], name: str) -> int:
+    value = params.get(name, "")
+    try:
+        return int(value) if value else 0
+    except ValueError:
+        raise param_error(f"{name} is not integer") from None
+
+
+METHODS: dict[str, Method] = {
+    "groups.getById": get_by_id,
+    "groups.getLongPollServer": get_long_poll_server,
+    "messages.send": send_message,
+    "messages.sendMessageEventAnswer": send_message_event_answer,
+    "users.get": get_users,
+}
