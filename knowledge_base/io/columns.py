@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from knowledge_base.io.records import ANSWER, CATEGORY, KEY, PHRASINGS, QUESTION, STATUS
-from knowledge_base.io.text import question_key
+from knowledge_base.io.text import clean_line, question_key
 
 HEADER_SEARCH_ROWS = 10
 REQUIRED = (QUESTION, ANSWER)
@@ -52,7 +52,7 @@ _UNNAMED = "(без заголовка)"
 
 def header_key(name: str) -> str:
     """The form in which headers are compared."""
-    return question_key(name).strip(" :*")
+    return question_key(clean_line(name)).strip(" :*")
 
 
 def column_letter(index: int) -> str:

@@ -44,8 +44,8 @@ def clean_text(value: str) -> str:
 
 
 def question_key(question: str) -> str:
-    """The form in which two questions are compared: case, spaces and ё do not matter."""
-    return clean_line(question).casefold().replace("ё", "е")
+    """The form in which two cleaned questions are compared: case, spaces, ё/е do not matter."""
+    return " ".join(question.split()).casefold().replace("ё", "е")
 
 
 def split_phrasings(cell: str) -> tuple[str, ...]:

@@ -232,3 +232,18 @@ def test_a_table_with_only_a_header_is_a_problem(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "faq.csv", [HEADER, ("", ""), ("",)])
 
     assert "нет ни одной записи" in the_problem(path).message
+
+
+def test_a_missing_file_is_a_problem(tmp_path: Path) -> None:
+    assert the_problem(tmp_path / "нет.csv").message == "файл не найден"
+
+
+@pytest.mark.parametrize(("name", "hint"), [("faq.docx", ""), ("faq.xls", "как .xlsx")])
+def test_an_unknown_format_is_a_problem(tmp_path: Path, name: str, hint: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"\xd0\xcf\x11\xe0")
+
+    message = the_problem(path).message
+
+    assert message.startswith(f"неизвестный формат «{path.suffix}»")
+    assert hint in message and "поддерживаются .yaml, .yml, .csv" in message

@@ -236,3 +236,13 @@ def test_the_demo_faq_reads_without_problems() -> None:
     for path in files:
         assert read_entries(path)
     assert all(entry.question and entry.answer for entry in entries)
+
+
+def test_progress_counts_entries_across_files(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", GOOD)
+    write(tmp_path / "b.yaml", "format: djinn-faq/1\nentries:\n  - {question: В, answer: О}\n")
+    calls: list[tuple[int, int]] = []
+
+    read_entries(tmp_path, progress=lambda done, total: calls.append((done, total)))
+
+    assert calls == [(3, 3)]
