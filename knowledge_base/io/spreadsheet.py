@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
@@ -33,7 +34,7 @@ from knowledge_base.io.problems import Origin, ProblemLog
 from knowledge_base.io.records import Record
 from knowledge_base.io.table import EXPORT_HEADERS, Progress, Row, export_row, read_rows
 
-READ_ONLY_FROM = 5 * 1024 * 1024
+READ_ONLY_FROM = 1024 * 1024
 SHEET_TITLE = "База знаний"
 _WIDTHS = (22, 20, 50, 50, 80, 14)
 _WRAPPED = frozenset((2, 3, 4))
@@ -55,8 +56,8 @@ def read_workbook(
     if magic == b"\xd0\xcf\x11\xe0":
         log.add(
             Origin(file),
-            "это файл старого формата Excel (.xls): откройте его в Excel "
-            "и сохраните как «Книга Excel (.xlsx)»",
+            "это файл старого формата Excel (.xls) или книга под паролем: откройте его в Excel "
+            "и сохраните как «Книга Excel (.xlsx)» без пароля",
         )
         return []
     read_only = path.stat().st_size >= READ_ONLY_FROM
@@ -87,27 +88,34 @@ def read_workbook(
 
 def write_workbook(path: Path, entries: Sequence[EntryDraft]) -> None:
     """Writes entries to a one-sheet workbook under Russian headers."""
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = SHEET_TITLE
-    sheet.append(EXPORT_HEADERS)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    wrapped = Alignment(wrap_text=True, vertical="top")
-    top = Alignment(vertical="top")
-    for number, entry in enumerate(entries, start=2):
-        for index, text in enumerate(export_row(entry)):
-            cell = sheet.cell(row=number, column=index + 1, value=text)
-            # Plain text, never a formula or an error code, whatever it starts with.
-            cell.data_type = "s"
-            cell.quotePrefix = text.startswith(_FORMULA_START)
-            cell.alignment = wrapped if index in _WRAPPED else top
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet(SHEET_TITLE)
     for index, width in enumerate(_WIDTHS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = sheet.dimensions
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(EXPORT_HEADERS))}{len(entries) + 1}"
+    bold = Font(bold=True)
+    sheet.append([_text_cell(sheet, header, font=bold) for header in EXPORT_HEADERS])
+    wrapped = Alignment(wrap_text=True, vertical="top")
+    top = Alignment(vertical="top")
+    for entry in entries:
+        sheet.append(
+            [
+                _text_cell(sheet, text, alignment=wrapped if index in _WRAPPED else top)
+                for index, text in enumerate(export_row(entry))
+            ]
+        )
     book.save(path)
+
+
+def _text_cell(sheet: Any, text: str, **style: Any) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=text)
+    # Plain text, never a formula or an error code, whatever it starts with.
+    cell.data_type = "s"
+    cell.quotePrefix = text.startswith(_FORMULA_START)
+    for name, value in style.items():
+        setattr(cell, name, value)
+    return cell
 
 
 def _pick_sheet(book: Any, wanted: str | None, file: str, log: ProblemLog) -> Any:

@@ -21,6 +21,7 @@ from knowledge_base.io.table import PROGRESS_STEP, Progress
 from knowledge_base.io.yaml_entries import describe_node, read_entry, yaml_error_message
 
 FORMAT = "djinn-faq/1"
+_FAST_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +69,27 @@ def _load(path: Path, log: ProblemLog) -> _Entries | None:
     except UnicodeDecodeError:
         log.add(Origin(file), "файл не в кодировке UTF-8: пересохраните его в UTF-8")
         return None
-    loader = yaml.SafeLoader(text)
     try:
-        root = loader.get_single_node()
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        row = mark.line + 1 if mark is not None else None
-        log.add(Origin(file, row), yaml_error_message(error))
-        return None
+        root = _compose(text, _FAST_LOADER)
+    except yaml.YAMLError:
+        # libyaml words its errors differently; the pure-Python parser's words are the
+        # ones the Russian explanations are keyed on.
+        try:
+            root = _compose(text, yaml.SafeLoader)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            row = mark.line + 1 if mark is not None else None
+            log.add(Origin(file, row), yaml_error_message(error))
+            return None
+    return _entries(file, root, log)
+
+
+def _compose(text: str, loader_class: type) -> yaml.Node | None:
+    loader = loader_class(text)
+    try:
+        return loader.get_single_node()
     finally:
         loader.dispose()
-    return _entries(file, root, log)
 
 
 def _entries(file: str, root: yaml.Node | None, log: ProblemLog) -> _Entries | None:
