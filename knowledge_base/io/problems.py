@@ -91,8 +91,9 @@ class ImportFileError(ValueError):
         super().__init__(self._render(len(found)))
 
     def _render(self, total: int) -> str:
+        found = plural(total, "Найдена", "Найдены", "Найдено")
         word = plural(total, "проблема", "проблемы", "проблем")
-        lines = [f"Файл не импортирован: {total} {word}. Исправьте и загрузите снова."]
+        lines = [f"{found} {total} {word}; исправьте их и загрузите файл снова."]
         lines += [f"— {problem}" for problem in self.problems]
         if self.omitted:
             more = plural(self.omitted, "проблема", "проблемы", "проблем")

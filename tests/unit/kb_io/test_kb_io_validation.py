@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from knowledge_base.drafts import EntryDraft, EntryStatus
-from knowledge_base.io import ImportFileError, read_entries
+from knowledge_base.io import ImportFileError, Origin, Problem, read_entries
 
 from .builders import problems_of, the_problem, without_origin, write_csv
 
@@ -217,7 +217,7 @@ def test_every_problem_is_listed_up_to_fifty_with_the_rest_counted(tmp_path: Pat
     assert isinstance(error, ValueError)
     assert len(error.problems) == 50 and error.omitted == 70
     assert [p.origin.row for p in error.problems] == list(range(2, 52))
-    assert str(error).startswith("Файл не импортирован: 120 проблем.")
+    assert str(error).startswith("Найдено 120 проблем; исправьте их и загрузите файл снова.\n")
     assert str(error).endswith("…и ещё 70 проблем.")
 
 
@@ -247,3 +247,21 @@ def test_an_unknown_format_is_a_problem(tmp_path: Path, name: str, hint: str) ->
 
     assert message.startswith(f"неизвестный формат «{path.suffix}»")
     assert hint in message and "поддерживаются .yaml, .yml, .csv" in message
+
+
+@pytest.mark.parametrize(
+    ("count", "heading"),
+    [
+        (1, "Найдена 1 проблема;"),
+        (3, "Найдены 3 проблемы;"),
+        (11, "Найдено 11 проблем;"),
+        (21, "Найдена 21 проблема;"),
+    ],
+)
+def test_the_error_counts_its_problems_in_russian(count: int, heading: str) -> None:
+    problems = [Problem(Origin("faq.csv", n + 2, "Ответ", "B"), "пусто") for n in range(count)]
+
+    text = str(ImportFileError(problems))
+
+    assert text.startswith(heading)
+    assert "\n— faq.csv, строка 2, столбец B «Ответ»: пусто" in text
