@@ -1,0 +1,36 @@
+"""The ``djinn`` command."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from bots.cli.db import db
+from bots.cli.kb import kb
+from bots.cli.run import bot, run
+from core.settings import Settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Djinn — контакт-центр администрации: бот для Telegram и VK, база знаний, операторы."""
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("aiogram.event", "httpx", "faiss.loader", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    ctx.obj = settings
+
+
+cli.add_command(run)
+cli.add_command(bot)
+cli.add_command(kb)
+cli.add_command(db)
+
+
+def main() -> None:
+    cli(prog_name="djinn")
