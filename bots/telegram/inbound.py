@@ -24,7 +24,7 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 
 class UpdateProcessor:
     def __init__(
-        self, dispatcher: Dispatcher, bot: Bot, inbox: InboxRepository, concurrency: int = 64
+        self, dispatcher: Dispatcher, bot: Bot, inbox: InboxRepository, concurrency: int = 16
     ) -> None:
         self._dispatcher = dispatcher
         self._bot = bot

@@ -20,6 +20,8 @@ _MEDIA = (
     (MessageKind.DOCUMENT, "document"),
 )
 _FILE_DETAILS = ("file_name", "mime_type", "duration", "emoji")
+# JSON may carry unpaired surrogate escapes; no encoder downstream accepts them.
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 Attachments = tuple[dict[str, Any], ...]
 
@@ -44,7 +46,7 @@ def map_message(message: Message) -> IncomingMessage | None:
         dedup_key=f"{message.chat.id}:{message.message_id}",
         chat_id=str(message.chat.id),
         kind=kind,
-        text=text,
+        text=_clean(text),
         command=command,
         sent_at=message.date,
         attachments=attachments,
@@ -62,8 +64,8 @@ def map_callback(query: CallbackQuery) -> IncomingMessage | None:
         dedup_key=f"cb:{query.id}",
         chat_id=str(chat_id),
         kind=MessageKind.BUTTON,
-        text=_button_label(query),
-        payload=query.data,
+        text=_clean(_button_label(query)),
+        payload=query.data and _clean(query.data),
         **_sender(query.from_user),
     )
 
@@ -71,10 +73,14 @@ def map_callback(query: CallbackQuery) -> IncomingMessage | None:
 def _sender(user: User) -> dict[str, Any]:
     return {
         "user_id": str(user.id),
-        "display_name": user.full_name,
-        "username": user.username,
+        "display_name": _clean(user.full_name),
+        "username": user.username and _clean(user.username),
         "language_code": user.language_code,
     }
+
+
+def _clean(text: str) -> str:
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _content(message: Message) -> tuple[MessageKind, str, Attachments]:

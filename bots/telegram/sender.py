@@ -93,13 +93,13 @@ class ReplySender:
     async def _deliver(self, reply: Reply) -> Delivery:
         if reply.channel != Channel.TELEGRAM:
             return Delivery(DeliveryStatus.FAILED, error=f"not a Telegram reply: {reply.channel}")
-        parts = split_text(reply.text)
-        if not parts:
-            return Delivery(DeliveryStatus.FAILED, error="empty text")
         keyboard = self._keyboard(reply)
         chat_id = int(reply.chat_id) if reply.chat_id.lstrip("-").isdigit() else reply.chat_id
         sent: Message | None = None
         try:
+            parts = split_text(reply.text)
+            if not parts:
+                return Delivery(DeliveryStatus.FAILED, error="empty text")
             for number, part in enumerate(parts, start=1):
                 markup = keyboard if number == len(parts) else None
                 sent = await self._send_part(chat_id, part, markup)

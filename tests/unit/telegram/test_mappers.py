@@ -130,3 +130,12 @@ def test_button_press_in_a_group_is_not_for_the_citizen_flow(to_update):
 def test_other_update_types_map_to_nothing(to_update):
     edited = {"update_id": 3, "edited_message": make_tg_update()["message"]}
     assert map_update(to_update(edited)) is None
+
+
+def test_unpaired_surrogates_are_replaced_before_anything_stores_them(to_update):
+    update = make_tg_update("Вопрос \ud800 с мусором")
+    update["message"]["from"]["first_name"] = "Ив\udc00ан"
+    incoming = map_update(to_update(update))
+    assert incoming.text == "Вопрос \ufffd с мусором"
+    assert incoming.display_name == "Ив\ufffdан"
+    incoming.text.encode("utf-8")

@@ -148,3 +148,9 @@ async def test_resend_keeps_each_chats_order(sender, session):
     by_chat = [m.text for m in session.sent() if m.chat_id == 1001]
     assert by_chat == ["a1", "a2"]
     assert len(session.sent()) == 3
+
+
+async def test_text_no_encoder_accepts_is_a_failed_delivery_not_a_crash(sender, session, service):
+    delivery = await sender.send(reply("Ответ \ud800"))
+    assert delivery.status is DeliveryStatus.FAILED
+    assert service.statuses() == [DeliveryStatus.FAILED]

@@ -1,0 +1,122 @@
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bots.conversation import ConversationHandler
+from bots.telegram.runner import RunOptions, run_telegram
+from bots.telegram.sender import RetryPolicy
+from core.db import SessionFactory, create_engine, create_session_factory
+from core.inbox import InboxRepository
+from core.models import Base
+from core.settings import Settings
+from tests.unit.telegram.fakes import FakeConversationHandler
+from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram
+
+FAST = RunOptions(poll_timeout=10, shutdown_grace=2.0, retry=RetryPolicy(base_delay=0.01))
+
+
+@dataclass
+class RunningBot:
+    task: asyncio.Task[None]
+    stop: asyncio.Event
+
+    async def shutdown(self) -> None:
+        self.stop.set()
+        await asyncio.wait_for(self.task, 15)
+
+    def alive(self) -> bool:
+        return not self.task.done()
+
+
+StartBot = Callable[..., Awaitable[RunningBot]]
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'djinn.sqlite3'}")
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> SessionFactory:
+    return create_session_factory(engine)
+
+
+@pytest.fixture
+def inbox(sessions: SessionFactory) -> InboxRepository:
+    return InboxRepository(sessions)
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(webhook_retry_delay=0.05) as fake:
+        yield fake
+
+
+@pytest.fixture
+def service() -> FakeConversationHandler:
+    return FakeConversationHandler()
+
+
+def make_settings(tg: FakeTelegram, tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": tmp_path,
+        "telegram_bot_token": DEFAULT_TOKEN,
+        "telegram_api_url": tg.api_url,
+        "telegram_mode": "polling",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def settings(tg: FakeTelegram, tmp_path: Path) -> Settings:
+    return make_settings(tg, tmp_path)
+
+
+@pytest.fixture
+def webhook_settings(tg: FakeTelegram, tmp_path: Path) -> Settings:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return make_settings(
+        tg,
+        tmp_path,
+        telegram_mode="webhook",
+        telegram_webhook_url=f"http://127.0.0.1:{port}/telegram/webhook",
+        telegram_webhook_secret="s3cret-Token_1",
+        telegram_webhook_host="127.0.0.1",
+        telegram_webhook_port=port,
+    )
+
+
+@pytest.fixture
+async def start_bot(
+    settings: Settings, service: FakeConversationHandler, inbox: InboxRepository
+) -> AsyncIterator[StartBot]:
+    running: list[RunningBot] = []
+
+    async def start(
+        *,
+        settings: Settings = settings,
+        handler: ConversationHandler = service,
+        options: RunOptions = FAST,
+    ) -> RunningBot:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_telegram(settings, handler, inbox, stop, options=options))
+        running.append(RunningBot(task, stop))
+        return running[-1]
+
+    yield start
+    for bot in running:
+        if bot.alive():
+            await bot.shutdown()
+        bot.task.result()  # a crashed runner fails the test that started it
