@@ -101,3 +101,87 @@ def make_tg_callback(
 
 
 # --- vk ---
+
+VK_GROUP_ID = 1000
+VK_CLIENT_INFO = {
+    "button_actions": ["text", "vkpay", "open_app", "location", "open_link", "callback"],
+    "keyboard": True,
+    "inline_keyboard": True,
+    "carousel": True,
+    "lang_id": 0,
+}
+
+
+def make_vk_message(
+    text: str = "Как записаться на приём?",
+    *,
+    peer_id: int = 5001,
+    message_id: int = 1,
+    payload: str | dict | None = None,
+    attachments: list[dict] | None = None,
+    geo: dict | None = None,
+    event_id: str = "a1b2c3d4e5",
+    lang_id: int = 0,
+) -> dict:
+    """A ``message_new`` event as the Bots Long Poll API (5.199) delivers it."""
+    import json  # here, not in the header the channels' sections share
+
+    message: dict = {
+        "date": 1_767_225_600,
+        "from_id": peer_id,
+        "id": message_id,
+        "out": 0,
+        "attachments": attachments or [],
+        "conversation_message_id": message_id,
+        "fwd_messages": [],
+        "important": False,
+        "is_hidden": False,
+        "peer_id": peer_id,
+        "random_id": 0,
+        "text": text,
+    }
+    if payload is not None:
+        message["payload"] = payload if isinstance(payload, str) else json.dumps(payload)
+    if geo is not None:
+        message["geo"] = geo
+    return {
+        "group_id": VK_GROUP_ID,
+        "type": "message_new",
+        "event_id": event_id,
+        "v": "5.199",
+        "object": {"message": message, "client_info": {**VK_CLIENT_INFO, "lang_id": lang_id}},
+    }
+
+
+def make_vk_button_press(label: str, payload: str, *, peer_id: int = 5001) -> dict:
+    """A press of one of our text buttons: the label as text, ``{"c": ...}`` as payload."""
+    return make_vk_message(label, peer_id=peer_id, payload={"c": payload})
+
+
+def make_vk_attachment(kind: str, *, owner_id: int = 5001, item_id: int = 77) -> dict:
+    """One attachment: photo, audio_message, sticker, doc, video or audio."""
+    if kind == "sticker":
+        return {"type": kind, kind: {"product_id": 1, "sticker_id": item_id, "images": []}}
+    body = {"id": item_id, "owner_id": owner_id, "access_key": "k3y"}
+    return {"type": kind, kind: body}
+
+
+def make_vk_geo(latitude: float = 55.75, longitude: float = 37.62) -> dict:
+    return {"type": "point", "coordinates": {"latitude": latitude, "longitude": longitude}}
+
+
+def make_vk_callback_press(payload: object, *, peer_id: int = 5001) -> dict:
+    """A callback button (``message_event``) being pressed."""
+    return {
+        "group_id": VK_GROUP_ID,
+        "type": "message_event",
+        "event_id": "f00dfeed",
+        "v": "5.199",
+        "object": {
+            "user_id": peer_id,
+            "peer_id": peer_id,
+            "event_id": "3f1d2c",
+            "payload": payload,
+            "conversation_message_id": 9,
+        },
+    }

@@ -1,0 +1,74 @@
+"""Callback API mode: VK POSTs each event to us; we check it, store it, answer "ok" at
+once and handle it in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+
+from aiohttp import web
+
+from bots.vk.processing import CHANNEL, VkEventProcessor, event_key
+from core.inbox import InboxRepository
+
+log = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/vk/callback"
+
+
+class VkCallbackEndpoint:
+    def __init__(
+        self,
+        *,
+        group_id: int,
+        secret: str,
+        confirmation_code: str,
+        inbox: InboxRepository,
+        processor: VkEventProcessor,
+    ) -> None:
+        self._group_id = group_id
+        self._secret = secret.encode()
+        self._confirmation_code = confirmation_code
+        self._inbox = inbox
+        self._processor = processor
+
+    async def receive(self, request: web.Request) -> web.Response:
+        try:
+            event = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="not JSON")
+        if not isinstance(event, dict):
+            return web.Response(status=400, text="not an event")
+        if event.get("group_id") != self._group_id:
+            log.warning("VK callback for another community: %r", event.get("group_id"))
+            return web.Response(status=403, text="wrong community")
+        if event.get("type") == "confirmation":
+            return web.Response(text=self._confirmation_code)
+        secret = event.pop("secret", None)
+        if not isinstance(secret, str) or not hmac.compare_digest(secret.encode(), self._secret):
+            log.warning("VK callback with a wrong secret refused")
+            return web.Response(status=403, text="wrong secret")
+        try:
+            stored = await self._inbox.put_many(CHANNEL, [(event_key(event), event)])
+        except Exception:
+            log.exception("could not store a VK callback event; VK will send it again")
+            return web.Response(status=500, text="try again")
+        for item in stored:
+            self._processor.submit(item)
+        return web.Response(text="ok")
+
+
+async def serve_callback(
+    endpoint: VkCallbackEndpoint, *, host: str, port: int, stop: asyncio.Event
+) -> None:
+    app = web.Application(client_max_size=4 * 1024**2)
+    app.router.add_post(CALLBACK_PATH, endpoint.receive)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        log.info("VK Callback API listening on http://%s:%d%s", host, port, CALLBACK_PATH)
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,38 @@
+"""vkbottle's `API` pointed at the configured VK API URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import ClientTimeout
+from vkbottle import API
+from vkbottle.api import ABCAPI
+from vkbottle.api.request_rescheduler import ABCRequestRescheduler
+from vkbottle.http import AiohttpClient
+
+REQUEST_TIMEOUT = 30
+
+
+class VkUnavailable(Exception):
+    """VK answered with something that is not JSON (a 5xx page, an empty body)."""
+
+
+class FailingRescheduler(ABCRequestRescheduler):
+    """vkbottle's default retries a non-JSON answer forever, blocking its caller; we raise
+    instead so that the sender's bounded backoff decides."""
+
+    async def reschedule(
+        self, ctx_api: ABCAPI | API, method: str, data: dict[str, Any], recent_response: Any
+    ) -> dict[str, Any]:
+        raise VkUnavailable(f"{method}: VK answered {str(recent_response)[:200]!r}")
+
+
+def build_api(token: str, api_url: str) -> API:
+    """An `API` with its own HTTP session (close it with ``api.http_client.close()``)."""
+    api = API(
+        token,
+        http_client=AiohttpClient(timeout=ClientTimeout(total=REQUEST_TIMEOUT)),
+        request_rescheduler=FailingRescheduler(),
+    )
+    api.API_URL = api_url if api_url.endswith("/") else api_url + "/"
+    return api

@@ -1,0 +1,205 @@
+"""VK events (raw dicts, as the Long Poll and Callback APIs deliver them) → `IncomingMessage`."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from core.domain import Channel, IncomingMessage, MessageKind
+
+CHAT_PEER_OFFSET = 2_000_000_000
+START_TEXTS = frozenset({"начать", "start"})
+ATTACHMENT_KINDS = {
+    "photo": MessageKind.PHOTO,
+    "audio_message": MessageKind.VOICE,
+    "sticker": MessageKind.STICKER,
+    "doc": MessageKind.DOCUMENT,
+    "video": MessageKind.VIDEO,
+    "audio": MessageKind.AUDIO,
+}
+LANGUAGES = {0: "ru", 1: "uk", 2: "be", 3: "en", 4: "es", 5: "fi", 6: "de", 7: "it"}
+
+_INT64 = 2**63
+# A Python str holds astral characters whole, so any surrogate in it is a lone one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\S*)?(?:\s|$)")
+
+
+class MalformedEvent(ValueError):
+    """The event does not have the shape VK gives it."""
+
+
+def event_to_message(event: Any, display_name: str | None = None) -> IncomingMessage | None:
+    """Map a citizen's event; None for events that carry nothing for the conversation
+    (our own outgoing messages, group chats, other event types)."""
+    if not isinstance(event, dict):
+        raise MalformedEvent(f"event is {type(event).__name__}, not an object")
+    obj = event.get("object")
+    if event.get("type") == "message_new":
+        if not isinstance(obj, dict) or not isinstance(obj.get("message"), dict):
+            raise MalformedEvent("message_new without a message")
+        return _message_new(obj["message"], obj.get("client_info"), display_name)
+    if event.get("type") == "message_event":
+        if not isinstance(obj, dict):
+            raise MalformedEvent("message_event without an object")
+        return _message_event(obj, display_name)
+    return None
+
+
+def clean_text(text: str) -> str:
+    """Text any database and HTTP client accepts: no NUL, no lone UTF-16 surrogates
+    (JSON lets VK deliver both)."""
+    return _SURROGATE.sub("\ufffd", text.replace("\x00", ""))
+
+
+def button_payload(raw: Any) -> str | None:
+    """Our button payload (``{"c": "<Button.payload>"}``) from a message's ``payload``."""
+    value = _json_object(raw)
+    if value is None:
+        return None
+    payload = value.get("c")
+    return clean_text(payload) if isinstance(payload, str) else None
+
+
+def _message_new(
+    message: dict[str, Any], client_info: Any, display_name: str | None
+) -> IncomingMessage | None:
+    peer_id = _int(message, "peer_id")
+    from_id = _int(message, "from_id")
+    if message.get("out") == 1 or peer_id >= CHAT_PEER_OFFSET or from_id <= 0:
+        return None
+    message_id = _int(message, "id") or _int(message, "conversation_message_id")
+    if peer_id <= 0 or message_id <= 0:
+        raise MalformedEvent("message without a peer or an id")
+    text = message.get("text", "")
+    if not isinstance(text, str):
+        raise MalformedEvent("message text is not a string")
+    text = clean_text(text)
+    kind, payload, command = _classify(message, text)
+    return IncomingMessage(
+        channel=Channel.VK,
+        dedup_key=f"{peer_id}:{message_id}",
+        user_id=str(from_id),
+        chat_id=str(peer_id),
+        kind=kind,
+        text=text,
+        payload=payload,
+        command=command,
+        display_name=display_name,
+        language_code=_language(client_info),
+        sent_at=_date(message.get("date")),
+        attachments=_attachments(message),
+    )
+
+
+def _classify(message: dict[str, Any], text: str) -> tuple[MessageKind, str | None, str | None]:
+    payload = button_payload(message.get("payload"))
+    if payload is not None:
+        return MessageKind.BUTTON, payload, None
+    value = _json_object(message.get("payload"))
+    if value is not None and value.get("command") == "start":
+        return MessageKind.COMMAND, None, "start"
+    if text.strip().casefold() in START_TEXTS:
+        return MessageKind.COMMAND, None, "start"
+    attachments = message.get("attachments")
+    if isinstance(attachments, list) and attachments:
+        first = attachments[0]
+        kind = first.get("type") if isinstance(first, dict) else None
+        return ATTACHMENT_KINDS.get(kind, MessageKind.OTHER), None, None  # type: ignore[arg-type]
+    if isinstance(message.get("geo"), dict):
+        return MessageKind.LOCATION, None, None
+    match = _COMMAND.match(text)
+    if match:
+        return MessageKind.COMMAND, None, match.group(1).lower()
+    if text.strip():
+        return MessageKind.TEXT, None, None
+    return MessageKind.OTHER, None, None
+
+
+def _message_event(obj: dict[str, Any], display_name: str | None) -> IncomingMessage | None:
+    payload = button_payload(obj.get("payload"))
+    peer_id, user_id = _int(obj, "peer_id"), _int(obj, "user_id")
+    event_id = obj.get("event_id")
+    if payload is None or peer_id >= CHAT_PEER_OFFSET:
+        return None
+    if peer_id <= 0 or user_id <= 0 or not isinstance(event_id, str) or not event_id:
+        raise MalformedEvent("message_event without a peer, a user or an event id")
+    return IncomingMessage(
+        channel=Channel.VK,
+        dedup_key=f"{peer_id}:event:{event_id}",
+        user_id=str(user_id),
+        chat_id=str(peer_id),
+        kind=MessageKind.BUTTON,
+        payload=payload,
+        display_name=display_name,
+    )
+
+
+def _attachments(message: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    found: list[dict[str, Any]] = []
+    raw = message.get("attachments")
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("type"), str):
+            found.append(_attachment(item["type"], item.get(item["type"])))
+    geo = message.get("geo")
+    if isinstance(geo, dict) and isinstance(geo.get("coordinates"), dict):
+        coordinates = geo["coordinates"]
+        found.append(
+            {
+                "type": "geo",
+                "latitude": coordinates.get("latitude"),
+                "longitude": coordinates.get("longitude"),
+            }
+        )
+    return tuple(found)
+
+
+def _attachment(kind: str, body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        return {"type": kind}
+    if kind == "sticker":
+        return {"type": kind, "id": str(body.get("sticker_id", ""))}
+    owner_id, item_id = body.get("owner_id"), body.get("id")
+    if owner_id is None or item_id is None:
+        return {"type": kind}
+    ref = f"{kind}{owner_id}_{item_id}"
+    if isinstance(body.get("access_key"), str) and body["access_key"]:
+        ref += f"_{body['access_key']}"
+    return {"type": kind, "id": ref}
+
+
+def _json_object(raw: Any) -> dict[str, Any] | None:
+    if isinstance(raw, dict):
+        return raw
+    if not isinstance(raw, str):
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _int(data: dict[str, Any], name: str) -> int:
+    value = data.get(name, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= _INT64:
+        raise MalformedEvent(f"{name} is not a 64-bit integer")
+    return value
+
+
+def _date(value: Any) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _language(client_info: Any) -> str | None:
+    if not isinstance(client_info, dict):
+        return None
+    lang_id = client_info.get("lang_id")
+    return LANGUAGES.get(lang_id) if isinstance(lang_id, int) else None

@@ -1,0 +1,229 @@
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from bots.vk.callback_api import CALLBACK_PATH
+from bots.vk.runner import VkRunOptions, run_vk
+from bots.vk.sender import RetryPolicy
+from core.db import SessionFactory, create_engine, create_session_factory
+from core.domain import Button, Channel, DeliveryStatus, IncomingMessage, MessageKind, Reply
+from core.inbox import InboxRepository
+from core.models import Base, InboxUpdate
+from core.settings import Settings, VkMode
+from tools.fake_vk import FakeVk
+
+FAST = VkRunOptions(
+    send_retry=RetryPolicy(attempts=5, base_delay=0.01),
+    poll_backoff=RetryPolicy(base_delay=0.01),
+    drain_grace=2.0,
+)
+FEEDBACK = ((Button("Помогло", "fh:1"), Button("Не помогло", "fn:1")),)
+
+
+class FakeConversationHandler:
+    """The conversation handler protocol in memory: one reply with two buttons for every
+    new message, nothing for a re-delivery (as the real service does); every call and
+    every delivery is remembered.
+
+    While ``hold`` is not set, ``handle`` waits: a message is frozen between being stored
+    and being handled.
+    """
+
+    def __init__(self, hold: asyncio.Event | None = None) -> None:
+        self.calls: list[IncomingMessage] = []
+        self.messages: list[IncomingMessage] = []
+        self.deliveries: dict[int, tuple[DeliveryStatus, str | None, str | None]] = {}
+        self.pending: list[Reply] = []
+        self.hold = hold
+        self._seen: set[str] = set()
+        self._next_outbox_id = 1
+        self._changed = asyncio.Event()
+
+    async def wait_until(self, condition: Callable[[], object], *, guard: float = 5.0) -> None:
+        """Wait until ``condition()`` holds, re-checking after each message and delivery."""
+        async with asyncio.timeout(guard):
+            while not condition():
+                await self._changed.wait()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def handle(self, message: IncomingMessage) -> list[Reply]:
+        if self.hold is not None:
+            await self.hold.wait()
+        self.calls.append(message)
+        if message.dedup_key in self._seen:
+            return []
+        self._seen.add(message.dedup_key)
+        self.messages.append(message)
+        self._notify()
+        outbox_id, self._next_outbox_id = self._next_outbox_id, self._next_outbox_id + 1
+        return [Reply(message.channel, message.chat_id, reply_text(message), FEEDBACK, outbox_id)]
+
+    async def record_delivery(
+        self,
+        outbox_id: int,
+        status: DeliveryStatus,
+        *,
+        external_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.deliveries[outbox_id] = (status, external_id, error)
+        self._notify()
+
+    async def pending_replies(self, channel: Channel) -> list[Reply]:
+        return [r for r in self.pending if r.channel == channel]
+
+
+def reply_text(message: IncomingMessage) -> str:
+    if message.kind is MessageKind.TEXT:
+        return f"Ответ на вопрос: {message.text}"
+    if message.kind is MessageKind.COMMAND:
+        return f"Команда: {message.command}"
+    if message.kind is MessageKind.BUTTON:
+        return f"Нажата кнопка: {message.payload}"
+    return f"Получено: {message.kind.value}"
+
+
+class RunningVkBot:
+    """`run_vk` as a task; leaving the block stops it the way the CLI does."""
+
+    def __init__(
+        self,
+        vk: FakeVk,
+        settings: Settings,
+        handler: FakeConversationHandler,
+        inbox: InboxRepository,
+    ) -> None:
+        self.vk = vk
+        self.settings = settings
+        self.handler = handler
+        self.inbox = inbox
+        self.stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> "RunningVkBot":
+        self.task = asyncio.create_task(
+            run_vk(self.settings, self.handler, self.inbox, self.stop, options=FAST)
+        )
+        await self._ready()
+        return self
+
+    @property
+    def callback_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.vk_callback_port}{CALLBACK_PATH}"
+
+    async def _ready(self) -> None:
+        """Like VK, the fake only delivers to a bot that is listening."""
+        if self.settings.vk_mode is VkMode.CALLBACK:
+            await self._accepting_connections()
+            return
+        polls = len(self.vk.calls("longpoll"))
+        await self.vk.wait_until(lambda: len(self.vk.calls("longpoll")) > polls or not self.alive)
+
+    async def _accepting_connections(self) -> None:
+        async with aiohttp.ClientSession() as session, asyncio.timeout(5):
+            while self.alive:
+                try:
+                    async with session.post(self.callback_url, json={}):
+                        return
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.01)
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.task is not None
+        if self.task.done():
+            if not self.task.cancelled():
+                self.task.result()
+            return
+        self.stop.set()
+        async with asyncio.timeout(10):
+            await self.task
+
+    async def crash(self) -> None:
+        """Die without the orderly stop: whatever was in flight is lost."""
+        assert self.task is not None
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+    @property
+    def alive(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+
+@pytest.fixture
+async def vk() -> AsyncIterator[FakeVk]:
+    async with FakeVk(token="vk-e2e-token", group_id=1000) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def sessions(tmp_path: Path) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'djinn.sqlite3'}")
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def inbox(sessions: SessionFactory) -> InboxRepository:
+    return InboxRepository(sessions)
+
+
+@pytest.fixture
+def handler() -> FakeConversationHandler:
+    return FakeConversationHandler()
+
+
+@pytest.fixture
+def settings(vk: FakeVk, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        vk_group_token=vk.token,
+        vk_group_id=vk.group_id,
+        vk_api_url=vk.api_url,
+        vk_mode=VkMode.LONGPOLL,
+    )
+
+
+@pytest.fixture
+def run_bot(vk: FakeVk, settings: Settings, inbox: InboxRepository):
+    """Build a bot to run with ``async with``: its own handler (or a fresh one, frozen
+    until ``hold`` is set) and settings overrides are optional."""
+
+    def build(
+        handler: FakeConversationHandler | None = None,
+        *,
+        hold: asyncio.Event | None = None,
+        **overrides: object,
+    ) -> RunningVkBot:
+        bot_settings = Settings(_env_file=None, **{**dict(settings), **overrides})
+        handler = handler or FakeConversationHandler(hold)
+        return RunningVkBot(vk, bot_settings, handler, inbox)
+
+    return build
+
+
+@pytest.fixture
+async def bot(vk, settings, handler, inbox) -> AsyncIterator[RunningVkBot]:
+    async with RunningVkBot(vk, settings, handler, inbox) as running:
+        yield running
+
+
+@pytest.fixture
+def inbox_rows(sessions: SessionFactory):
+    async def rows() -> list[InboxUpdate]:
+        async with sessions() as session:
+            query = select(InboxUpdate).order_by(InboxUpdate.id)
+            return list((await session.scalars(query)).all())
+
+    return rows

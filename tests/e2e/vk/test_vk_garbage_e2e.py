@@ -1,0 +1,130 @@
+import asyncio
+import random
+import string
+from typing import Any
+
+from tools.fake_vk import events
+
+PLAIN_CITIZEN = 777
+ODD_TEXTS = [
+    "😀🙏🏽👨‍👩‍👧‍👦",
+    "\u200b\u200c\u200d\u2060\ufeff",
+    "Здрав\u200bствуйте",
+    "\u202eперевёрнутый",
+    "\x00\x01\x02",
+    "одинокий \udcff суррогат",
+    "'; DROP TABLE messages; --",
+    "<script>alert(1)</script>",
+    "/start@djinn extra",
+    "/" * 50,
+    " \n\t ",
+]
+
+
+def random_scalar(rng: random.Random) -> Any:
+    return rng.choice(
+        [
+            None,
+            rng.randint(-(2**70), 2**70),
+            rng.random() * 1e308,
+            "".join(rng.choices(string.printable, k=rng.randint(0, 40))),
+            rng.choice([True, False]),
+            [],
+            {},
+            rng.choice(ODD_TEXTS),
+        ]
+    )
+
+
+def random_value(rng: random.Random, depth: int = 0) -> Any:
+    if depth > 2 or rng.random() < 0.5:
+        return random_scalar(rng)
+    if rng.random() < 0.5:
+        return [random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    return {
+        str(random_scalar(rng)): random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))
+    }
+
+
+def odd_message(rng: random.Random, index: int) -> dict[str, Any]:
+    """A message_new whose every field may be of the wrong type or absurd."""
+    peer = rng.randint(1, 10**6)
+    if rng.random() < 0.3:
+        peer = rng.choice([-5, 0, "42", 2_000_000_005, 2**64, None, 3.5])
+    text = rng.choice(
+        [
+            *ODD_TEXTS,
+            "я" * rng.choice([4097, 20_000]),
+            random_scalar(rng),
+            "Обычный вопрос про ЖКХ",
+        ]
+    )
+    payload = rng.choice(
+        [
+            "{not json",
+            '{"c": 1}',
+            '{"c": "' + "x" * 400 + '"}',
+            '{"command": "start"}',
+            "[]",
+            '"строка"',
+            "😀",
+            {"c": "fn:1"},
+            random_value(rng),
+            None,
+        ]
+    )
+    attachments = rng.choice(
+        [[], "photo", [None], [{"type": 5}], [{"type": "photo", "photo": "x"}], random_value(rng)]
+    )
+    message = {
+        "id": index + 1 if rng.random() < 0.7 else rng.choice(["1", -1, None, 1.5]),
+        "peer_id": peer,
+        "from_id": peer,
+        "text": text,
+        "date": rng.choice([0, -1, 10**20, "вчера", None]),
+        "payload": payload,
+        "attachments": attachments,
+        "geo": rng.choice([None, {"coordinates": "север"}, {"coordinates": {}}, []]),
+    }
+    obj = rng.choice(
+        [{"message": message, "client_info": random_value(rng)}, {"message": message}]
+    )
+    event = events.envelope(1000, "message_new", obj)
+    if rng.random() < 0.2:
+        event["event_id"] = rng.choice([None, 5, ["x"], "e" * 500, "повтор"])
+    return event
+
+
+def garbage(rng: random.Random, index: int) -> Any:
+    kind = rng.random()
+    if kind < 0.5:
+        return odd_message(rng, index)
+    if kind < 0.65:
+        obj = {
+            "user_id": random_scalar(rng),
+            "peer_id": random_scalar(rng),
+            "payload": random_value(rng),
+        }
+        return events.envelope(1000, "message_event", obj)
+    if kind < 0.8:
+        event_type = rng.choice(["message_reply", "group_join", "wall_post_new", "", "😀"])
+        return events.envelope(1000, event_type, random_value(rng))
+    if kind < 0.9:
+        return random_value(rng)
+    return {"type": "message_new", "object": random_value(rng), "event_id": str(index)}
+
+
+async def test_bot_survives_1000_garbage_events_and_still_answers(vk, bot, inbox):
+    rng = random.Random(20240601)
+    for index in range(1000):
+        vk.push_event(garbage(rng, index))
+
+    vk.send_text(PLAIN_CITIZEN, "Как получить справку?")
+
+    [sent] = await vk.wait_sent(PLAIN_CITIZEN, guard=30)
+    assert sent.text == "Ответ на вопрос: Как получить справку?"
+    async with asyncio.timeout(30):
+        # The database has no change notification to wait on; poll it.
+        while await inbox.unprocessed("vk"):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    assert bot.alive

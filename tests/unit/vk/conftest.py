@@ -1,0 +1,87 @@
+import json
+from collections import deque
+from typing import Any
+
+import pytest
+from vkbottle import API
+from vkbottle.http import ABCHTTPClient
+
+from bots.vk.client import FailingRescheduler
+from core.domain import Channel, DeliveryStatus, IncomingMessage, Reply
+
+
+class QueuedVkHttp(ABCHTTPClient):
+    """vkbottle's HTTP client seam: answers with queued bodies, records each request.
+
+    A queued dict is sent as JSON, a str as is, an exception is raised. vkbottle's own
+    validators then turn ``{"error": ...}`` into its real ``VKAPIError`` classes.
+    """
+
+    def __init__(self) -> None:
+        self.answers: deque[Any] = deque()
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+
+    def queue(self, *answers: Any) -> None:
+        self.answers.extend(answers)
+
+    def sent(self, method: str) -> list[dict[str, Any]]:
+        return [data for url, data in self.requests if url.endswith("/" + method)]
+
+    async def request_text(self, url: str, method: str = "GET", data=None, **kwargs: Any) -> str:
+        self.requests.append((url, dict(data or {})))
+        answer = self.answers.popleft()
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer if isinstance(answer, str) else json.dumps(answer)
+
+    async def request_json(self, url: str, method: str = "GET", data=None, **kwargs: Any):
+        return json.loads(await self.request_text(url, method, data, **kwargs))
+
+    async def request_raw(self, url: str, method: str = "GET", data=None, **kwargs: Any):
+        raise NotImplementedError
+
+    async def request_content(self, url: str, method: str = "GET", data=None, **kwargs: Any):
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        pass
+
+
+class DeliveryRecorder:
+    """The parts of the conversation handler the sender talks to."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[tuple[int, DeliveryStatus, str | None, str | None]] = []
+
+    async def handle(self, message: IncomingMessage) -> list[Reply]:
+        return []
+
+    async def record_delivery(
+        self,
+        outbox_id: int,
+        status: DeliveryStatus,
+        *,
+        external_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.deliveries.append((outbox_id, status, external_id, error))
+
+    async def pending_replies(self, channel: Channel) -> list[Reply]:
+        return []
+
+
+@pytest.fixture
+def http() -> QueuedVkHttp:
+    return QueuedVkHttp()
+
+
+@pytest.fixture
+def api(http: QueuedVkHttp) -> API:
+    api = API("unit-token", http_client=http, request_rescheduler=FailingRescheduler())
+    api.API_URL = "http://vk.invalid/method/"
+    return api
+
+
+@pytest.fixture
+def recorder() -> DeliveryRecorder:
+    return DeliveryRecorder()
