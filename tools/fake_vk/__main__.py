@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 
 from tools.fake_vk.server import FakeVk
 
@@ -21,10 +22,12 @@ def main() -> None:
 
 
 async def _serve(host: str, port: int, token: str, group_id: int) -> None:
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with FakeVk(token=token, group_id=group_id, host=host, port=port) as vk:
         print(f"fake VK API at {vk.api_url} (group {group_id}, token {token!r})", flush=True)
         print(f"controls at {vk.base_url}/_fake/ ; Ctrl-C stops", flush=True)
-        await asyncio.Event().wait()
+        await stop.wait()
 
 
 if __name__ == "__main__":
