@@ -31,6 +31,16 @@ async def test_button_press_reaches_the_handler_as_its_payload(vk, bot, handler)
     assert handler.messages[0].kind is MessageKind.BUTTON
 
 
+async def test_callback_button_press_is_acknowledged_and_handled(vk, bot, handler):
+    vk.press_callback_button(ANNA, {"c": "fh:1"})
+
+    [sent] = await vk.wait_sent(ANNA)
+
+    assert sent.text == "Нажата кнопка: fh:1"
+    [answer] = vk.event_answers
+    assert answer["peer_id"] == str(ANNA)
+
+
 async def test_photo_gets_the_handlers_reply(vk, bot, handler):
     vk.send_attachment(ANNA, "photo", "Яма у подъезда")
 
