@@ -38,7 +38,7 @@ StartBot = Callable[..., Awaitable[RunningBot]]
 
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'djinn.sqlite3'}")
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'inbox.sqlite3'}")
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.create_all)
     yield engine
@@ -108,6 +108,7 @@ async def start_bot(
         *,
         settings: Settings = settings,
         handler: ConversationHandler = service,
+        inbox: InboxRepository = inbox,
         options: RunOptions = FAST,
     ) -> RunningBot:
         stop = asyncio.Event()
