@@ -7,6 +7,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from bots.conversation import ConversationHandler
 from bots.vk.callback_api import CALLBACK_PATH
 from bots.vk.runner import VkRunOptions, run_vk
 from bots.vk.sender import RetryPolicy
@@ -98,7 +99,7 @@ class RunningVkBot:
         self,
         vk: FakeVk,
         settings: Settings,
-        handler: FakeConversationHandler,
+        handler: ConversationHandler,
         inbox: InboxRepository,
     ) -> None:
         self.vk = vk
@@ -137,6 +138,10 @@ class RunningVkBot:
                     await asyncio.sleep(0.01)
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """The orderly stop: in-flight events finish and deliveries are recorded."""
         assert self.task is not None
         if self.task.done():
             if not self.task.cancelled():
@@ -166,7 +171,7 @@ async def vk() -> AsyncIterator[FakeVk]:
 
 @pytest.fixture
 async def sessions(tmp_path: Path) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'djinn.sqlite3'}")
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'inbox.sqlite3'}")
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.create_all)
     yield create_session_factory(engine)
@@ -197,13 +202,14 @@ def settings(vk: FakeVk, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def run_bot(vk: FakeVk, settings: Settings, inbox: InboxRepository):
-    """Build a bot to run with ``async with``: its own handler (or a fresh one, frozen
-    until ``hold`` is set) and settings overrides are optional."""
+    """Build a bot to run with ``async with``: its own handler (or a fresh fake, frozen
+    until ``hold`` is set), inbox and settings overrides are optional."""
 
     def build(
-        handler: FakeConversationHandler | None = None,
+        handler: ConversationHandler | None = None,
         *,
         hold: asyncio.Event | None = None,
+        inbox: InboxRepository = inbox,
         **overrides: object,
     ) -> RunningVkBot:
         bot_settings = Settings(_env_file=None, **{**dict(settings), **overrides})
