@@ -32,6 +32,7 @@ class Citizen:
         ):
             if value is not None:
                 self.user[key] = value
+        self.chat: dict[str, Any]
         if group_id is None:
             self.chat = {"id": user_id, "type": "private", "first_name": first_name}
             if username:
@@ -43,11 +44,11 @@ class Citizen:
 
     @property
     def user_id(self) -> int:
-        return self.user["id"]
+        return int(self.user["id"])
 
     @property
     def chat_id(self) -> int:
-        return self.chat["id"]
+        return int(self.chat["id"])
 
     def send_message(self, **content: Any) -> dict[str, Any]:
         """Queue a message with arbitrary content fields (``text``, ``photo``...)."""
@@ -134,14 +135,15 @@ class Citizen:
         rows = sent.get("reply_markup", {}).get("inline_keyboard", [])
         if not any(button.get("callback_data") == data for row in rows for button in row):
             raise LookupError(f"message {message_id} has no button with data {data!r}")
-        query = {
-            "id": str(self._state.serial() * 1_000_003),
+        query_id = str(self._state.serial() * 1_000_003)
+        query: dict[str, Any] = {
+            "id": query_id,
             "from": self.user,
             "message": dict(sent),
             "chat_instance": f"ci{self.chat_id}",
             "data": data,
         }
-        self._state.callback_queries[query["id"]] = query
+        self._state.callback_queries[query_id] = query
         return self._state.enqueue({"callback_query": query})
 
     def _file(self) -> dict[str, Any]:

@@ -30,68 +30,83 @@ ACTIONS = {
 
 
 def add_control_routes(app: web.Application, fake: FakeTelegram) -> None:
-    async def citizen_action(request: web.Request) -> web.Response:
+    control = _Control(fake)
+    app.router.add_get("/_fake/", control.summary)
+    app.router.add_post("/_fake/citizens/{user_id}/{action}", control.citizen_action)
+    app.router.add_post("/_fake/updates", control.inject)
+    app.router.add_post("/_fake/updates/{update_id}/redeliver", control.redeliver)
+    app.router.add_post("/_fake/faults", control.add_fault)
+    app.router.add_post("/_fake/blocked/{chat_id}", control.block)
+    app.router.add_delete("/_fake/blocked/{chat_id}", control.block)
+    app.router.add_get("/_fake/chats/{chat_id}/messages", control.messages)
+    app.router.add_get("/_fake/requests", control.requests)
+
+
+class _Control:
+    def __init__(self, fake: FakeTelegram) -> None:
+        self._fake = fake
+
+    async def citizen_action(self, request: web.Request) -> web.Response:
         action = ACTIONS.get(request.match_info["action"])
         if action is None:
             raise web.HTTPNotFound(text=f"actions: {', '.join(ACTIONS)}")
         body = await _json_body(request)
         details = {key: body.pop(key) for key in CITIZEN_FIELDS if key in body}
-        citizen = fake.citizen(int(request.match_info["user_id"]), **details)
+        citizen = self._fake.citizen(int(request.match_info["user_id"]), **details)
         try:
             update = getattr(citizen, action)(**body)
         except (TypeError, LookupError) as error:
             raise web.HTTPBadRequest(text=str(error)) from None
         return web.json_response(update)
 
-    async def inject(request: web.Request) -> web.Response:
-        return web.json_response(fake.inject_raw(await _json_body(request)))
+    async def inject(self, request: web.Request) -> web.Response:
+        return web.json_response(self._fake.inject_raw(await _json_body(request)))
 
-    async def redeliver(request: web.Request) -> web.Response:
+    async def redeliver(self, request: web.Request) -> web.Response:
         try:
-            fake.redeliver(int(request.match_info["update_id"]))
+            self._fake.redeliver(int(request.match_info["update_id"]))
         except KeyError:
             raise web.HTTPNotFound(text="no such update") from None
         return web.json_response({"ok": True})
 
-    async def add_fault(request: web.Request) -> web.Response:
+    async def add_fault(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
         method, times = str(body["method"]), int(body.get("times", 1))
         if body.get("drop"):
-            fake.drop_next(method, times)
+            self._fake.drop_next(method, times)
         else:
             status, retry_after = int(body.get("status", 429)), int(body.get("retry_after", 1))
-            fake.fail_next(method, times, status=status, retry_after=retry_after)
+            self._fake.fail_next(method, times, status=status, retry_after=retry_after)
         return web.json_response({"ok": True})
 
-    async def block(request: web.Request) -> web.Response:
+    async def block(self, request: web.Request) -> web.Response:
         chat_id = int(request.match_info["chat_id"])
         if request.method == "DELETE":
-            fake.unblock(chat_id)
+            self._fake.unblock(chat_id)
         else:
-            fake.block(chat_id)
+            self._fake.block(chat_id)
         return web.json_response({"ok": True})
 
-    async def messages(request: web.Request) -> web.Response:
+    async def messages(self, request: web.Request) -> web.Response:
         chat_id = int(request.match_info["chat_id"])
         count = int(request.query.get("count", 0))
         if count:
+            timeout = float(request.query.get("timeout", 5))
             try:
-                await fake.wait_for_messages(
-                    chat_id, count, timeout=float(request.query.get("timeout", 5))
-                )
+                await self._fake.wait_for_messages(chat_id, count, timeout=timeout)
             except TimeoutError as error:
                 raise web.HTTPRequestTimeout(text=str(error)) from None
-        return web.json_response(fake.messages(chat_id))
+        return web.json_response(self._fake.messages(chat_id))
 
-    async def requests(request: web.Request) -> web.Response:
-        found = fake.requests(request.query.get("method"))
+    async def requests(self, request: web.Request) -> web.Response:
+        found = self._fake.requests(request.query.get("method"))
         return web.json_response([asdict(r) for r in found])
 
-    async def summary(request: web.Request) -> web.Response:
-        state = fake.state
+    async def summary(self, request: web.Request) -> web.Response:
+        state = self._fake.state
         return web.json_response(
             {
-                "api_url": fake.api_url,
+                "api_url": self._fake.api_url,
                 "bot": state.bot_user,
                 "pending_updates": len(state.queue),
                 "webhook": asdict(state.webhook) if state.webhook else None,
@@ -100,16 +115,6 @@ def add_control_routes(app: web.Application, fake: FakeTelegram) -> None:
                 "commands": state.commands,
             }
         )
-
-    app.router.add_get("/_fake/", summary)
-    app.router.add_post("/_fake/citizens/{user_id}/{action}", citizen_action)
-    app.router.add_post("/_fake/updates", inject)
-    app.router.add_post("/_fake/updates/{update_id}/redeliver", redeliver)
-    app.router.add_post("/_fake/faults", add_fault)
-    app.router.add_route("POST", "/_fake/blocked/{chat_id}", block)
-    app.router.add_route("DELETE", "/_fake/blocked/{chat_id}", block)
-    app.router.add_get("/_fake/chats/{chat_id}/messages", messages)
-    app.router.add_get("/_fake/requests", requests)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:

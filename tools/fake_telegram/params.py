@@ -69,7 +69,7 @@ async def _read_body(request: web.Request) -> dict[str, Any]:
     if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         form = await request.post()
         return {
-            key: value if isinstance(value, str) else f"file:{value.filename}"
+            key: value if isinstance(value, str) else f"file:{getattr(value, 'filename', '')}"
             for key, value in form.items()
         }
     return {}

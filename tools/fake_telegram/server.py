@@ -174,7 +174,7 @@ class FakeTelegram:
         self,
         chat_id: int,
         count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109 - the helper's whole point is its deadline
+        timeout: float = 5.0,
     ) -> list[dict[str, Any]]:
         await self.wait_until(
             lambda: len(self.state.sent.get(chat_id, [])) >= count,
@@ -187,7 +187,7 @@ class FakeTelegram:
         self,
         method: str,
         where: Callable[[dict[str, Any]], bool] = lambda params: True,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> RecordedRequest:
         def matching() -> list[RecordedRequest]:
             return [r for r in self.requests(method) if where(r.params)]
@@ -198,7 +198,7 @@ class FakeTelegram:
     async def wait_until(
         self,
         condition: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
         what: str = "the condition",
     ) -> None:
         deadline = time.monotonic() + timeout

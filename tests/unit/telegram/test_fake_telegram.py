@@ -272,3 +272,24 @@ async def test_control_endpoints_drive_the_fake_over_http(tg, http):
     await call(http, tg, "sendMessage", chat_id=1001, text="Ответ")
     async with http.get(f"{tg.api_url}/_fake/chats/1001/messages?count=1") as r:
         assert [m["text"] for m in await r.json()] == ["Ответ"]
+
+
+async def test_control_endpoints_press_block_and_redeliver(tg, http):
+    base = f"{tg.api_url}/_fake"
+    _, sent = await call(
+        http, tg, "sendMessage", chat_id=tg.citizen(1001).chat_id, text="?",
+        reply_markup={"inline_keyboard": [[BUTTON]]},
+    )  # fmt: skip
+    press = {"message": sent["result"]["message_id"], "data": "yes"}
+    async with http.post(f"{base}/citizens/1001/press", json=press) as r:
+        update = await r.json()
+    assert update["callback_query"]["data"] == "yes"
+    async with http.post(f"{base}/citizens/1001/press", json={**press, "data": "no"}) as r:
+        assert r.status == 400
+    async with http.post(f"{base}/blocked/1001") as r:
+        assert r.status == 200
+    status, _ = await call(http, tg, "sendMessage", chat_id=1001, text="a")
+    assert status == 403
+    async with http.post(f"{base}/updates/{update['update_id']}/redeliver") as r:
+        assert r.status == 200
+    assert [u.payload for u in tg.state.queue] == [update, update]
