@@ -1,13 +1,16 @@
 import json
 from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 from vkbottle import API
 from vkbottle.http import ABCHTTPClient
 
 from bots.vk.client import FailingRescheduler
 from core.domain import Channel, DeliveryStatus, IncomingMessage, Reply
+from tools.fake_vk import FakeVk
 
 
 class QueuedVkHttp(ABCHTTPClient):
@@ -85,3 +88,28 @@ def api(http: QueuedVkHttp) -> API:
 @pytest.fixture
 def recorder() -> DeliveryRecorder:
     return DeliveryRecorder()
+
+
+@pytest.fixture
+async def vk() -> AsyncIterator[FakeVk]:
+    async with FakeVk(token="t0ken", group_id=1000) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def call(vk: FakeVk, client: aiohttp.ClientSession) -> Callable[..., Awaitable[dict]]:
+    """Call a fake VK method over HTTP: the token in the query, arguments as a form."""
+
+    async def call(method: str, **params: Any) -> dict:
+        form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
+        query = {"access_token": "t0ken", "v": "5.199"}
+        async with client.post(vk.api_url + method, params=query, data=form) as response:
+            return await response.json()
+
+    return call
