@@ -13,7 +13,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 def utf16_len(text: str) -> int:
     """Length as Telegram counts it: UTF-16 code units (an emoji may count twice)."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
 
 
 def split_text(

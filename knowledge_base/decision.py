@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.domain import Decision
@@ -21,17 +21,19 @@ class Thresholds:
         answer: The best hit answers directly at or above this score...
         margin: ...and when it leads the runner-up by at least this much.
         clarify: Below ``answer`` but at or above this, the top questions are offered.
-        lexical_weight: The fusion weight the thresholds were tuned with.
+        lexical_weight: The fusion weights the thresholds were tuned with...
+        answer_weight: ...(see `Fusion`).
     """
 
     answer: float
     margin: float
     clarify: float
     lexical_weight: float
+    answer_weight: float
 
     @property
     def fusion(self) -> Fusion:
-        return Fusion(lexical_weight=self.lexical_weight)
+        return Fusion(lexical_weight=self.lexical_weight, answer_weight=self.answer_weight)
 
 
 def decide(hits: Sequence[Hit], thresholds: Thresholds) -> Decision:
@@ -72,19 +74,20 @@ def load_thresholds(
                 "bench/tune_thresholds.py or set DJINN_ANSWER_THRESHOLD and "
                 "DJINN_CLARIFY_THRESHOLD"
             )
+        default = Fusion()
         return Thresholds(
-            answer=answer, margin=0.0, clarify=clarify, lexical_weight=Fusion().lexical_weight
+            answer=answer,
+            margin=0.0,
+            clarify=clarify,
+            lexical_weight=default.lexical_weight,
+            answer_weight=default.answer_weight,
         )
-    base = Thresholds(
-        **{k: float(entry[k]) for k in ("answer", "margin", "clarify", "lexical_weight")}
-    )
-    return Thresholds(
+    base = Thresholds(**{k: float(entry[k]) for k in _FIELDS})
+    return replace(
+        base,
         answer=base.answer if answer is None else answer,
-        margin=base.margin,
         clarify=base.clarify if clarify is None else clarify,
-        lexical_weight=base.lexical_weight,
     )
 
 
-def thresholds_record(thresholds: Thresholds) -> dict[str, float]:
-    return asdict(thresholds)
+_FIELDS = ("answer", "margin", "clarify", "lexical_weight", "answer_weight")

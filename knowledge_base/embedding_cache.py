@@ -3,14 +3,15 @@ small edit embeds only the texts that changed."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from knowledge_base.embedder import PASSAGE, Embedder, Progress
+from knowledge_base.embedder import Embedder, Progress
 
 
 class EmbeddingCache:
@@ -20,33 +21,52 @@ class EmbeddingCache:
         path: The cache file; its directory is created when missing.
     """
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path | str) -> None:
+        if isinstance(path, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
+        self._memory: sqlite3.Connection | None = None
         with self._connect() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS vectors "
                 "(embedder TEXT, digest TEXT, vector BLOB, PRIMARY KEY (embedder, digest))"
             )
 
-    def _connect(self) -> sqlite3.Connection:
+    @classmethod
+    def in_memory(cls) -> EmbeddingCache:
+        """A cache that lives as long as the object (for one-off builds)."""
+        return cls(":memory:")
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        if self._path == ":memory:":
+            if self._memory is None:
+                self._memory = sqlite3.connect(":memory:", check_same_thread=False)
+            with self._memory:
+                yield self._memory
+            return
         db = sqlite3.connect(self._path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            with db:
+                yield db
+        finally:
+            db.close()
 
     @staticmethod
-    def _digest(text: str) -> str:
-        return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+    def _digest(prompt: str, text: str) -> str:
+        return hashlib.blake2b(f"{prompt}\0{text}".encode(), digest_size=16).hexdigest()
 
     def encode(
         self,
         embedder: Embedder,
         texts: Sequence[str],
+        prompt_name: str,
         progress: Progress | None = None,
         batch_size: int = 64,
     ) -> np.ndarray:
-        """Passage embeddings of ``texts``, computing only those not cached yet."""
-        digests = [self._digest(t) for t in texts]
+        """Embeddings of ``texts`` with ``prompt_name``, computing only those not cached."""
+        digests = [self._digest(prompt_name, t) for t in texts]
         found: dict[str, np.ndarray] = {}
         with self._connect() as db:
             unique = list(dict.fromkeys(digests))
@@ -64,7 +84,7 @@ class EmbeddingCache:
             by_digest = dict(zip(digests, texts, strict=True))
             vectors = embedder.encode(
                 [by_digest[d] for d in missing],
-                prompt_name=PASSAGE,
+                prompt_name=prompt_name,
                 batch_size=batch_size,
                 progress=progress,
             )

@@ -6,23 +6,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from knowledge_base.embedder import QUERY, Embedder, Progress
+from knowledge_base.embedder import PASSAGE, QUERY, Embedder, Progress
 from knowledge_base.embedding_cache import EmbeddingCache
 from knowledge_base.lexical import LexicalIndex
 from knowledge_base.normalize import clean, fix_layout, looks_like_wrong_layout, strip_invisible
 
 # Up to this many vectors an exact (flat) search is fast enough; above it HNSW.
 FLAT_LIMIT = 50_000
-# Up to this many texts the lexical signal scans everything and can add candidates
-# the dense search missed; above it, it only re-scores dense candidates.
-LEXICAL_SCAN_LIMIT = 50_000
-FORMAT = 1
+FORMAT = 2
 _WORD = re.compile(r"\w+")
 
 
@@ -40,19 +37,32 @@ class IndexedEntry:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One entry found for a query, with the scores that ranked it."""
+    """One entry found for a query, with the scores that ranked it.
+
+    Attributes:
+        entry: The entry.
+        score: The fused score the decision thresholds apply to.
+        dense: Best cosine similarity of the query with the entry's question or a
+            phrasing.
+        lexical: Character n-gram similarity with that same question or phrasing.
+        answer: Cosine similarity of the query with the entry's question and answer.
+    """
 
     entry: IndexedEntry
     score: float
     dense: float
     lexical: float
+    answer: float
 
 
 @dataclass(frozen=True, slots=True)
 class Fusion:
-    """How the dense and lexical similarities are combined: ``dense + weight * lexical``."""
+    """How the signals combine: ``(phrase + answer_weight * answer) / (1 + answer_weight)``
+    where ``phrase = max over the entry's questions of (dense + lexical_weight * lexical)``.
+    """
 
-    lexical_weight: float = 0.3
+    lexical_weight: float = 0.1
+    answer_weight: float = 1.0
     candidates: int = 64
 
 
@@ -65,26 +75,34 @@ class IndexMeta:
     texts: int
     kind: str
     format: int = FORMAT
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class FaissFaqIndex:
-    """Searchable snapshot of the published knowledge base (one version)."""
+    """Searchable snapshot of the published knowledge base (one version).
+
+    Every question and phrasing is a row of the phrase index, embedded as a query
+    (matching a citizen's question to an FAQ question is a symmetric task); every
+    entry's question with its answer is a row of the answer index, embedded as a
+    passage. Rows of one entry are contiguous: ``starts[i]:starts[i + 1]``.
+    """
 
     def __init__(
         self,
         meta: IndexMeta,
         entries: list[IndexedEntry],
-        rows: np.ndarray,
-        vectors: faiss.Index,
+        starts: np.ndarray,
+        phrases: faiss.Index,
+        answers: faiss.Index,
         lexical: LexicalIndex,
         embedder: Embedder,
         fusion: Fusion | None = None,
     ) -> None:
         self.meta = meta
         self.entries = entries
-        self._rows = rows
-        self._vectors = vectors
+        self._starts = starts
+        self._rows = np.repeat(np.arange(len(entries), dtype=np.int32), np.diff(starts))
+        self._phrases = phrases
+        self._answers = answers
         self._lexical = lexical
         self._embedder = embedder
         self.fusion = fusion or Fusion()
@@ -110,7 +128,7 @@ class FaissFaqIndex:
         cache: EmbeddingCache | None = None,
         progress: Progress | None = None,
     ) -> FaissFaqIndex:
-        """Embed every question and phrasing of ``entries`` and index them.
+        """Embed every question, phrasing and answer of ``entries`` and index them.
 
         Args:
             entries: Published entries.
@@ -119,30 +137,41 @@ class FaissFaqIndex:
             cache: Reuses embeddings of unchanged texts when given.
             progress: Called with (texts embedded, total texts).
         """
-        texts: list[str] = []
-        rows: list[int] = []
-        for position, entry in enumerate(entries):
-            for text in dict.fromkeys((entry.question, *entry.phrasings)):
-                texts.append(text)
-                rows.append(position)
-        passages = [clean(t) or strip_invisible(t) for t in texts]
-        if cache is not None:
-            vectors = cache.encode(embedder, passages, progress=progress)
-        else:
-            vectors = embedder.encode(passages, prompt_name="passage", progress=progress)
-        index = _make_faiss(embedder.dim, len(texts))
-        if len(texts):
-            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        phrases: list[str] = []
+        starts = [0]
+        for entry in entries:
+            unique = dict.fromkeys(
+                clean(t) or strip_invisible(t) for t in (entry.question, *entry.phrasings)
+            )
+            phrases.extend(unique)
+            starts.append(len(phrases))
+        answers = [f"{entry.question}\n{entry.answer}" for entry in entries]
+        total = len(phrases) + len(answers)
+
+        def step(offset: int) -> Progress | None:
+            return None if progress is None else (lambda d, _t: progress(offset + d, total))
+
+        cache = cache or EmbeddingCache.in_memory()
+        phrase_vectors = cache.encode(embedder, phrases, QUERY, progress=step(0))
+        answer_vectors = cache.encode(embedder, answers, PASSAGE, progress=step(len(phrases)))
+        phrase_index = _make_faiss(embedder.dim, len(phrases), phrase_vectors)
         meta = IndexMeta(
             version,
             embedder.name,
             embedder.dim,
             len(entries),
-            len(texts),
-            kind=type(index).__name__,
+            len(phrases),
+            kind=type(phrase_index).__name__,
         )
-        lexical = LexicalIndex.build(passages)
-        return cls(meta, list(entries), np.asarray(rows, dtype=np.int32), index, lexical, embedder)
+        return cls(
+            meta,
+            list(entries),
+            np.asarray(starts, dtype=np.int64),
+            phrase_index,
+            _make_faiss(embedder.dim, len(answers), answer_vectors),
+            LexicalIndex.build(phrases),
+            embedder,
+        )
 
     def prepare(self, query: str) -> str:
         """The text actually searched for: cleaned, with a wrong keyboard layout undone
@@ -158,50 +187,55 @@ class FaissFaqIndex:
     def search(self, query: str, top_k: int = 5) -> tuple[str, list[Hit]]:
         """The prepared query text and the entries most similar to it, best first."""
         text = self.prepare(query)
-        if not text or not len(self._rows):
+        if not text or not self.entries:
             return text, []
         vector = self._embedder.encode(text, prompt_name=QUERY).reshape(1, -1)
-        return text, self.search_prepared(text, vector, top_k)
+        return text, self.search_prepared(text, vector.astype(np.float32), top_k)
 
     def search_prepared(self, text: str, vector: np.ndarray, top_k: int) -> list[Hit]:
-        """Search with an already cleaned text and its query embedding."""
-        k = min(len(self._rows), max(self.fusion.candidates, top_k * 8))
-        dense_scores, dense_rows = self._vectors.search(vector.astype(np.float32), k)
-        candidates = {
-            int(r): float(s) for r, s in zip(dense_rows[0], dense_scores[0], strict=True) if r >= 0
-        }
-        lex_query = self._lexical.vectorise(text)
-        if self._lexical.size <= LEXICAL_SCAN_LIMIT:
-            lex_all = self._lexical.scores(lex_query)
-            extra = np.argsort(-lex_all)[: self.fusion.candidates // 4]
-            missing = [int(r) for r in extra if lex_all[r] > 0 and int(r) not in candidates]
-            if missing:
-                recon = self._vectors.reconstruct_batch(np.asarray(missing, dtype=np.int64))
-                for row, dense in zip(missing, recon @ vector[0], strict=True):
-                    candidates[row] = float(dense)
-            lexical = {row: float(lex_all[row]) for row in candidates}
-        else:
-            ids = np.fromiter(candidates, dtype=np.int64)
-            lexical = dict(
-                zip(candidates, self._lexical.scores(lex_query, ids).tolist(), strict=True)
+        """Search with an already cleaned text and its (1, dim) query embedding."""
+        positions = np.asarray(self._candidates(vector, top_k), dtype=np.int64)
+        lengths = (self._starts[positions + 1] - self._starts[positions]).astype(np.int64)
+        rows = np.concatenate([np.arange(self._starts[p], self._starts[p + 1]) for p in positions])
+        query = vector[0]
+        dense = self._phrases.reconstruct_batch(rows) @ query
+        lexical = self._lexical.scores(self._lexical.vectorise(text), rows)
+        combined = dense + self.fusion.lexical_weight * lexical
+        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        best = np.array(
+            [
+                o + int(np.argmax(combined[o : o + n]))
+                for o, n in zip(offsets, lengths, strict=True)
+            ]
+        )
+        answers = self._answers.reconstruct_batch(positions) @ query
+        weight = self.fusion.answer_weight
+        scores = (combined[best] + weight * answers) / (1.0 + weight)
+        order = np.argsort(-scores, kind="stable")[:top_k]
+        return [
+            Hit(
+                self.entries[int(positions[i])],
+                float(scores[i]),
+                float(dense[best[i]]),
+                float(lexical[best[i]]),
+                float(answers[i]),
             )
-        return self._rank(candidates, lexical, top_k)
+            for i in order
+        ]
 
-    def _rank(self, dense: dict[int, float], lexical: dict[int, float], top_k: int) -> list[Hit]:
-        weight = self.fusion.lexical_weight
-        best: dict[int, Hit] = {}
-        for row, d in dense.items():
-            position = int(self._rows[row])
-            score = d + weight * lexical[row]
-            current = best.get(position)
-            if current is None or score > current.score:
-                best[position] = Hit(self.entries[position], score, d, lexical[row])
-        return sorted(best.values(), key=lambda h: h.score, reverse=True)[:top_k]
+    def _candidates(self, vector: np.ndarray, top_k: int) -> list[int]:
+        k = max(self.fusion.candidates, top_k * 8)
+        _, rows = self._phrases.search(vector, min(k, len(self._rows)))
+        found = dict.fromkeys(int(self._rows[r]) for r in rows[0] if r >= 0)
+        _, positions = self._answers.search(vector, min(k // 4, len(self.entries)))
+        found.update(dict.fromkeys(int(p) for p in positions[0] if p >= 0))
+        return list(found)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self._vectors, str(directory / "vectors.faiss"))
-        np.save(directory / "rows.npy", self._rows)
+        faiss.write_index(self._phrases, str(directory / "phrases.faiss"))
+        faiss.write_index(self._answers, str(directory / "answers.faiss"))
+        np.save(directory / "starts.npy", self._starts)
         self._lexical.save(directory)
         with open(directory / "entries.json", "w", encoding="utf-8") as f:
             json.dump([asdict(e) for e in self.entries], f, ensure_ascii=False)
@@ -226,25 +260,31 @@ class FaissFaqIndex:
             entries = [
                 IndexedEntry(**{**e, "phrasings": tuple(e["phrasings"])}) for e in json.load(f)
             ]
-        vectors = faiss.read_index(str(directory / "vectors.faiss"))
-        _tune(vectors)
+        phrases = faiss.read_index(str(directory / "phrases.faiss"))
+        answers = faiss.read_index(str(directory / "answers.faiss"))
+        _tune(phrases)
+        _tune(answers)
         return cls(
             meta,
             entries,
-            np.load(directory / "rows.npy"),
-            vectors,
+            np.load(directory / "starts.npy"),
+            phrases,
+            answers,
             LexicalIndex.load(directory),
             embedder,
             fusion,
         )
 
 
-def _make_faiss(dim: int, size: int) -> faiss.Index:
+def _make_faiss(dim: int, size: int, vectors: np.ndarray) -> faiss.Index:
     if size <= FLAT_LIMIT:
-        return faiss.IndexFlatIP(dim)
-    index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = 80
-    _tune(index)
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        _tune(index)
+    if size:
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
 
 

@@ -68,9 +68,8 @@ class LexicalIndex:
 
     def scores(self, query: sp.csr_matrix, rows: np.ndarray | None = None) -> np.ndarray:
         """Cosine similarity of the query with the given rows (all rows if None)."""
-        if rows is None:
-            return np.asarray((self._docs @ query.T).todense()).ravel()
-        return np.asarray((self._docs[rows] @ query.T).todense()).ravel()
+        docs = self._docs if rows is None else self._docs[rows]
+        return (docs @ query.T).toarray().ravel()
 
     def save(self, directory: Path) -> None:
         np.save(directory / "idf.npy", self._idf)
