@@ -9,6 +9,8 @@ TELEGRAM_TEXT_LIMIT = 4096
 VK_TEXT_LIMIT = 4096
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+# An unpaired surrogate (possible in JSON from a client) cannot be encoded for sending.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def utf16_len(text: str) -> int:
@@ -24,7 +26,7 @@ def split_text(
     Splits on paragraph boundaries first, then lines, sentences and words; a URL is
     never cut. Only a single word longer than the limit is cut inside.
     """
-    text = text.strip()
+    text = _LONE_SURROGATE.sub("\ufffd", text).strip()
     if not text:
         return []
     if length(text) <= limit:

@@ -150,7 +150,7 @@ async def test_resend_keeps_each_chats_order(sender, session):
     assert len(session.sent()) == 3
 
 
-async def test_text_no_encoder_accepts_is_a_failed_delivery_not_a_crash(sender, session, service):
+async def test_lone_surrogate_is_sent_as_a_replacement_character(sender, session, service):
     delivery = await sender.send(reply("Ответ \ud800"))
-    assert delivery.status is DeliveryStatus.FAILED
-    assert service.statuses() == [DeliveryStatus.FAILED]
+    assert delivery.status is DeliveryStatus.SENT
+    assert [m.text for m in session.sent()] == ["Ответ \ufffd"]
