@@ -43,9 +43,11 @@ def decisions(outcomes: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
             "precision": (sum(_right(o) for o in chosen) / len(chosen)) if chosen else None,
         }
     scoped = [o for o in outcomes if o.question.expected is not None]
-    out["answer"]["in_scope_coverage"] = (
-        sum(o.decision == Decision.ANSWER for o in scoped) / (len(scoped) or 1))
+    out["answer"]["in_scope_coverage"] = sum(o.decision == Decision.ANSWER for o in scoped) / (
+        len(scoped) or 1
+    )
     unscoped = [o for o in outcomes if o.question.expected is None]
-    out["handoff"]["out_of_scope_recall"] = (
-        sum(o.decision == Decision.HANDOFF for o in unscoped) / (len(unscoped) or 1))
+    out["handoff"]["out_of_scope_recall"] = sum(
+        o.decision == Decision.HANDOFF for o in unscoped
+    ) / (len(unscoped) or 1)
     return out

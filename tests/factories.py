@@ -2,6 +2,39 @@
 
 from __future__ import annotations
 
+import itertools
+
+from core.domain import Channel, IncomingMessage, MessageKind
+
+# --- domain ---
+
+_message_ids = itertools.count(1)
+
+
+def make_message(
+    text: str = "Как оплатить коммунальные услуги?",
+    *,
+    user_id: str = "1001",
+    channel: Channel = Channel.TELEGRAM,
+    kind: MessageKind = MessageKind.TEXT,
+    payload: str | None = None,
+    command: str | None = None,
+    dedup_key: str | None = None,
+) -> IncomingMessage:
+    """A citizen's message as an adapter hands it to the conversation service."""
+    return IncomingMessage(
+        channel=channel,
+        dedup_key=dedup_key or f"{user_id}:{next(_message_ids)}",
+        user_id=user_id,
+        chat_id=user_id,
+        kind=kind,
+        text=text,
+        payload=payload,
+        command=command,
+        display_name="Анна",
+    )
+
+
 # --- telegram ---
 
 TG_BOT_ID = 42

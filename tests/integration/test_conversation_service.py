@@ -1,0 +1,231 @@
+"""The conversation service with the real database, demo knowledge base and embedder."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from bots import texts
+from bots.app import Services, open_services
+from bots.payloads import Action, decode
+from core.domain import (
+    Channel,
+    ConversationStatus,
+    DeliveryStatus,
+    Direction,
+    Feedback,
+    MessageKind,
+    Reply,
+)
+from core.models import Conversation, Identity, Message, SearchLog
+from tests.factories import make_message
+
+
+@pytest.fixture
+async def services(demo_settings, embedder) -> AsyncIterator[Services]:
+    async with open_services(demo_settings, with_redis=False, embedder=embedder) as services:
+        yield services
+
+
+def payloads(reply: Reply) -> list[str]:
+    return [b.payload for row in reply.buttons for b in row]
+
+
+def labels(reply: Reply) -> list[str]:
+    return [b.text for row in reply.buttons for b in row]
+
+
+def button(reply: Reply, action: Action) -> str:
+    return next(p for p in payloads(reply) if decode(p).action == action)
+
+
+async def press(services: Services, payload: str, user_id: str = "1001") -> list[Reply]:
+    return await services.conversation.handle(
+        make_message("кнопка", user_id=user_id, kind=MessageKind.BUTTON, payload=payload)
+    )
+
+
+async def conversation_of(services: Services, user_id: str = "1001") -> Conversation:
+    async with services.sessions() as session:
+        return await session.scalar(
+            select(Conversation)
+            .join(Identity, Identity.id == Conversation.identity_id)
+            .where(Identity.external_id == user_id)
+        )
+
+
+async def search_log(services: Services) -> list[SearchLog]:
+    async with services.sessions() as session:
+        return list((await session.scalars(select(SearchLog).order_by(SearchLog.id))).all())
+
+
+async def test_citizen_question_gets_the_right_answer_with_feedback_buttons(services):
+    [reply] = await services.conversation.handle(
+        make_message("Здравствуйте! подскажите куда платить за квартиру и свет")
+    )
+    entry = next(e for e in services.faq._index.entries if e.key == "zhkh-pay-utilities")
+    assert reply.text == entry.answer
+    assert labels(reply) == [texts.BUTTON_HELPED, texts.BUTTON_NOT_HELPED, texts.BUTTON_OPERATOR]
+    assert all(len(p.encode()) <= 64 for p in payloads(reply))
+    assert reply.outbox_id is not None
+    [log] = await search_log(services)
+    assert log.decision == "answer" and log.hits[0]["key"] == "zhkh-pay-utilities"
+
+
+async def test_message_is_stored_before_anything_can_fail(services, monkeypatch):
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("search is down")
+
+    monkeypatch.setattr(services.faq, "search", broken)
+    with pytest.raises(RuntimeError):
+        await services.conversation.handle(make_message("Как оплатить ЖКУ?", user_id="77"))
+    async with services.sessions() as session:
+        stored = (await session.scalars(select(Message))).all()
+    assert [(m.direction, m.text) for m in stored] == [(Direction.IN, "Как оплатить ЖКУ?")]
+
+
+async def test_redelivered_message_is_answered_once(services):
+    message = make_message("Как записаться в МФЦ?", dedup_key="1001:500")
+    assert len(await services.conversation.handle(message)) == 1
+    assert await services.conversation.handle(message) == []
+
+
+async def test_vague_question_offers_the_closest_questions(services):
+    [reply] = await services.conversation.handle(make_message("садик"))
+    assert reply.text.startswith(texts.CLARIFY)
+    choices = [p for p in payloads(reply) if decode(p).action == Action.CHOOSE]
+    assert 2 <= len(choices) <= 3
+    [answer] = await press(services, choices[0])
+    chosen = services.faq.entry(decode(choices[0]).entry_id)
+    assert answer.text == chosen.answer
+    [log] = await search_log(services)
+    assert (log.decision, log.chosen_entry_id) == ("clarify", chosen.id)
+
+
+async def test_question_outside_the_faq_offers_an_operator(services):
+    [reply] = await services.conversation.handle(make_message("кто выиграл матч вчера"))
+    assert reply.text == texts.NOT_FOUND
+    assert labels(reply) == [texts.BUTTON_OPERATOR]
+
+
+async def test_helped_is_recorded_once(services):
+    [answer] = await services.conversation.handle(make_message("Как записаться в МФЦ?"))
+    [reply] = await press(services, button(answer, Action.HELPED))
+    assert reply.text == texts.HELPED
+    [again] = await press(services, button(answer, Action.HELPED))
+    assert again.text == texts.FEEDBACK_AGAIN
+    [log] = await search_log(services)
+    assert log.feedback == Feedback.HELPED
+
+
+async def test_second_not_helped_puts_the_conversation_in_waiting(services):
+    [first] = await services.conversation.handle(make_message("Как оплатить коммунальные услуги?"))
+    [reply] = await press(services, button(first, Action.NOT_HELPED))
+    assert reply.text == texts.NOT_HELPED
+    assert any(decode(p).action == Action.CHOOSE for p in payloads(reply))
+    assert (await conversation_of(services)).status == ConversationStatus.BOT
+
+    [second] = await services.conversation.handle(make_message("Как записаться в МФЦ?"))
+    [reply] = await press(services, button(second, Action.NOT_HELPED))
+    assert reply.text == texts.OPERATOR_AFTER_FAILURES
+    conversation = await conversation_of(services)
+    assert (conversation.status, conversation.status_reason) == ("waiting", "not_helped")
+    logs = await search_log(services)
+    assert [log.feedback for log in logs] == [Feedback.NOT_HELPED, Feedback.NOT_HELPED]
+
+
+async def test_operator_button_records_the_request_and_messages_wait_for_the_operator(services):
+    [answer] = await services.conversation.handle(make_message("Как записаться в МФЦ?"))
+    [reply] = await press(services, button(answer, Action.OPERATOR))
+    assert reply.text == texts.OPERATOR_REQUESTED
+    conversation = await conversation_of(services)
+    assert conversation.status == ConversationStatus.WAITING
+    assert conversation.waiting_since is not None
+
+    [ack] = await services.conversation.handle(make_message("У меня сломан лифт"))
+    assert ack.text == texts.WAITING_ACK
+    assert len(await search_log(services)) == 1  # no FAQ search while waiting
+
+    [cancelled] = await press(services, button(ack, Action.CANCEL))
+    assert cancelled.text == texts.OPERATOR_CANCELLED
+    assert (await conversation_of(services)).status == ConversationStatus.BOT
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        MessageKind.PHOTO,
+        MessageKind.VOICE,
+        MessageKind.STICKER,
+        MessageKind.DOCUMENT,
+        MessageKind.LOCATION,
+        MessageKind.CONTACT,
+    ],
+)
+async def test_non_text_message_gets_a_polite_explanation(services, kind):
+    [reply] = await services.conversation.handle(make_message("", kind=kind))
+    assert reply.text == texts.non_text(kind)
+    assert labels(reply) == [texts.BUTTON_OPERATOR]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Здравствуйте!", texts.GREETING),
+        ("Спасибо большое!", texts.THANKS),
+        ("😀😀😀", texts.EMPTY),
+        ("???", texts.EMPTY),
+        ("\u200b\u200b", texts.EMPTY),
+    ],
+)
+async def test_small_talk_and_empty_messages_are_not_searched(services, text, expected):
+    [reply] = await services.conversation.handle(make_message(text))
+    assert reply.text == expected
+    assert await search_log(services) == []
+
+
+async def test_start_shows_what_the_bot_can_do_and_the_personal_data_notice(services):
+    [reply] = await services.conversation.handle(
+        make_message("/start", kind=MessageKind.COMMAND, command="start")
+    )
+    assert services.settings.org_name in reply.text
+    assert "152-ФЗ" in reply.text and "112" in reply.text and "59-ФЗ" in reply.text
+
+
+async def test_forged_or_foreign_button_changes_nothing(services):
+    [answer] = await services.conversation.handle(make_message("Как записаться в МФЦ?"))
+    [stale] = await press(services, "fh:999999")
+    assert stale.text == texts.FEEDBACK_AGAIN
+    [junk] = await press(services, "не наша кнопка")
+    assert junk.text == texts.STALE_BUTTON
+    [foreign] = await press(services, button(answer, Action.HELPED), user_id="2002")
+    assert foreign.text == texts.FEEDBACK_AGAIN
+    [log] = await search_log(services)
+    assert log.feedback is None
+
+
+async def test_blocked_delivery_marks_the_citizen_and_writing_again_clears_it(services):
+    [reply] = await services.conversation.handle(make_message("Как записаться в МФЦ?"))
+    await services.conversation.record_delivery(
+        reply.outbox_id, DeliveryStatus.BLOCKED, error="Forbidden: bot was blocked by the user"
+    )
+    async with services.sessions() as session:
+        assert (await session.scalar(select(Identity.blocked_at))) is not None
+    await services.conversation.handle(make_message("Снова я"))
+    async with services.sessions() as session:
+        assert (await session.scalar(select(Identity.blocked_at))) is None
+
+
+async def test_undelivered_replies_are_offered_for_resending(services):
+    [sent, pending] = [
+        (await services.conversation.handle(make_message(q)))[0]
+        for q in ("Как записаться в МФЦ?", "Как оплатить коммунальные услуги?")
+    ]
+    await services.conversation.record_delivery(
+        sent.outbox_id, DeliveryStatus.SENT, external_id="55"
+    )
+    resend = await services.conversation.pending_replies(Channel.TELEGRAM)
+    assert [(r.outbox_id, r.text, r.buttons) for r in resend] == [
+        (pending.outbox_id, pending.text, pending.buttons)
+    ]
+    assert await services.conversation.pending_replies(Channel.VK) == []
