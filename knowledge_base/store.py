@@ -4,6 +4,7 @@ a ``CURRENT`` file naming the one in use, replaced atomically."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -75,4 +76,6 @@ class IndexStore:
 
 
 def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[-80:]
+    """A directory name for an embedder: readable prefix, unique suffix."""
+    readable = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:48]
+    return f"{readable}-{hashlib.blake2b(name.encode(), digest_size=4).hexdigest()}"
