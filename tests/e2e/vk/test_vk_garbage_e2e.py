@@ -125,6 +125,6 @@ async def test_bot_survives_1000_garbage_events_and_still_answers(vk, bot, inbox
     assert sent.text == "Ответ на вопрос: Как получить справку?"
     async with asyncio.timeout(30):
         # The database has no change notification to wait on; poll it.
-        while await inbox.unprocessed("vk"):  # noqa: ASYNC110
+        while await inbox.unprocessed("vk"):
             await asyncio.sleep(0.05)
     assert bot.alive
