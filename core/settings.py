@@ -125,17 +125,22 @@ class Settings(BaseSettings):
 
     def missing_channels(self) -> dict[str, list[str]]:
         """Channels that cannot start, with the variables each one lacks."""
-        missing: dict[str, list[str]] = {}
-        if self.telegram_bot_token is None:
-            missing["telegram"] = ["TELEGRAM_BOT_TOKEN"]
-        vk = [
-            n
-            for n, v in (
-                ("VK_GROUP_TOKEN", self.vk_group_token),
-                ("VK_GROUP_ID", self.vk_group_id),
-            )
-            if v is None
-        ]
-        if vk:
-            missing["vk"] = vk
-        return missing
+        required = {
+            "telegram": [("TELEGRAM_BOT_TOKEN", self.telegram_bot_token)],
+            "vk": [("VK_GROUP_TOKEN", self.vk_group_token), ("VK_GROUP_ID", self.vk_group_id)],
+        }
+        if self.telegram_mode is TelegramMode.WEBHOOK:
+            required["telegram"] += [
+                ("TELEGRAM_WEBHOOK_URL", self.telegram_webhook_url),
+                ("TELEGRAM_WEBHOOK_SECRET", self.telegram_webhook_secret),
+            ]
+        if self.vk_mode is VkMode.CALLBACK:
+            required["vk"] += [
+                ("VK_CALLBACK_SECRET", self.vk_callback_secret),
+                ("VK_CONFIRMATION_CODE", self.vk_confirmation_code),
+            ]
+        missing = {
+            channel: [name for name, value in values if value is None or value == ""]
+            for channel, values in required.items()
+        }
+        return {channel: names for channel, names in missing.items() if names}

@@ -52,6 +52,9 @@ class LexicalIndex:
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
         """Fit IDF on ``texts`` (already folded) and vectorise them."""
+        if not texts:  # an empty knowledge base is a valid state (before the first import)
+            empty = sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
+            return cls(np.ones(N_FEATURES, dtype=np.float32), empty)
         counts = _vectorizer().transform(texts).tocsr()
         df = np.bincount(counts.indices, minlength=N_FEATURES).astype(np.float32)
         idf = (np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0).astype(np.float32)

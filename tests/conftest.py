@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_FAQ = ROOT / "knowledge_base" / "demo" / "faq"
 
 
-def _setting_names() -> set[str]:
+def setting_names() -> set[str]:
+    """Every environment variable `Settings` reads."""
     names: set[str] = set()
     for field in Settings.model_fields.values():
         alias = field.validation_alias
@@ -34,7 +35,7 @@ def _setting_names() -> set[str]:
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A developer's own configuration must not leak into the tests."""
-    for name in _setting_names():
+    for name in setting_names():
         monkeypatch.delenv(name, raising=False)
     yield
 

@@ -18,6 +18,7 @@ from core.domain import (
     Reply,
 )
 from core.models import Conversation, Identity, Message, SearchLog
+from tests.conftest import make_settings
 from tests.factories import make_message
 
 
@@ -229,3 +230,11 @@ async def test_undelivered_replies_are_offered_for_resending(services):
         (pending.outbox_id, pending.text, pending.buttons)
     ]
     assert await services.conversation.pending_replies(Channel.VK) == []
+
+
+async def test_empty_knowledge_base_offers_an_operator(tmp_path, embedder):
+    settings = make_settings(tmp_path, demo_faq=False)
+    async with open_services(settings, with_redis=False, embedder=embedder) as services:
+        [reply] = await services.conversation.handle(make_message("Как оплатить ЖКУ?"))
+    assert reply.text == texts.NOT_FOUND
+    assert labels(reply) == [texts.BUTTON_OPERATOR]
