@@ -83,6 +83,7 @@ class VkLongPoll:
             try:
                 if server is None:
                     server = await self._polling.get_server()
+                    log.info("VK long poll connected")
                     if resume is not None:
                         server["ts"], resume = resume, None
                 answer = await _unless_stopped(self._polling.get_event(server), stop)
