@@ -14,7 +14,7 @@ from core.db import SessionFactory, create_engine, create_session_factory
 from core.inbox import InboxRepository
 from core.models import Base
 from core.settings import Settings
-from tests.unit.telegram.fakes import FakeConversationHandler
+from tests.fakes import FakeConversationHandler
 from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 
 FAST = RunOptions(poll_timeout=10, shutdown_grace=2.0, retry=RetryPolicy(base_delay=0.01))

@@ -11,7 +11,7 @@ async def test_question_gets_the_reply(tg, start_bot, service):
     assert reply["text"] == "Ответ на вопрос: Как получить справку о составе семьи?"
     buttons = reply["reply_markup"]["inline_keyboard"][0]
     assert [b["callback_data"] for b in buttons] == ["fh:1", "fn:1"]
-    await service.wait_for_deliveries(1)
+    await service.wait_until(lambda: service.deliveries)
     assert service.deliveries[0].status is DeliveryStatus.SENT
     assert service.deliveries[0].external_id == str(reply["message_id"])
     assert "parse_mode" not in tg.requests("sendMessage")[0].params
@@ -64,15 +64,15 @@ async def test_dropped_connections_and_5xx_are_retried(tg, start_bot, service):
 
 async def test_blocked_citizen_does_not_crash_and_others_are_still_served(tg, start_bot, service):
     bot = await start_bot()
-    service.gate = asyncio.Event()
+    service.hold = asyncio.Event()
     anna, boris = tg.citizen(1001), tg.citizen(2002)
     anna.send_text("Вопрос Анны")
     boris.send_text("Вопрос Бориса")
     await tg.wait_for_request("getUpdates", lambda p: p.get("offset", 0) > 2)
     tg.block(anna.chat_id)
-    service.gate.set()
+    service.hold.set()
     await tg.wait_for_messages(2002, 1)
-    await service.wait_for_deliveries(2)
+    await service.wait_until(lambda: len(service.deliveries) >= 2)
     assert sorted(service.statuses()) == [DeliveryStatus.BLOCKED, DeliveryStatus.SENT]
     assert tg.messages(1001) == []
     boris.send_text("Ещё вопрос")
@@ -99,7 +99,7 @@ async def test_redelivered_update_is_answered_once(tg, start_bot, service):
 async def test_crash_after_storing_is_recovered_from_the_inbox_at_next_start(
     tg, start_bot, service, inbox
 ):
-    service.gate = asyncio.Event()
+    service.hold = asyncio.Event()
     first_run = await start_bot(options=RunOptions(poll_timeout=10, shutdown_grace=0))
     update = tg.citizen(1001).send_text("Вопрос перед сбоем")
     await tg.wait_for_request("getUpdates", lambda p: p.get("offset", 0) > update["update_id"])
@@ -108,21 +108,21 @@ async def test_crash_after_storing_is_recovered_from_the_inbox_at_next_start(
     assert [item.update_key for item in await inbox.unprocessed("telegram")] == ["1"]
     assert tg.messages(1001) == []
 
-    service.gate = None
+    service.hold = None
     await start_bot()
     [reply] = await tg.wait_for_messages(1001, 1)
     assert reply["text"] == "Ответ на вопрос: Вопрос перед сбоем"
-    await tg.wait_until(lambda: len(service.deliveries) == 1)
+    await service.wait_until(lambda: len(service.deliveries) == 1)
     assert await inbox.unprocessed("telegram") == []
 
 
 async def test_undelivered_replies_are_resent_at_start(tg, start_bot, service):
     tg.citizen(1001)
-    service.undelivered = [Reply(Channel.TELEGRAM, "1001", "Ответ, не дошедший до сбоя", (), 41)]
+    service.pending = [Reply(Channel.TELEGRAM, "1001", "Ответ, не дошедший до сбоя", (), 41)]
     await start_bot()
     [reply] = await tg.wait_for_messages(1001, 1)
     assert reply["text"] == "Ответ, не дошедший до сбоя"
-    await service.wait_for_deliveries(1)
+    await service.wait_until(lambda: service.deliveries)
     assert service.deliveries[0].outbox_id == 41
 
 

@@ -1,6 +1,6 @@
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -12,10 +12,10 @@ from bots.vk.callback_api import CALLBACK_PATH
 from bots.vk.runner import VkRunOptions, run_vk
 from bots.vk.sender import RetryPolicy
 from core.db import SessionFactory, create_engine, create_session_factory
-from core.domain import Button, Channel, DeliveryStatus, IncomingMessage, MessageKind, Reply
 from core.inbox import InboxRepository
 from core.models import Base, InboxUpdate
 from core.settings import Settings, VkMode
+from tests.fakes import FakeConversationHandler
 from tools.fake_vk import FakeVk
 
 FAST = VkRunOptions(
@@ -23,73 +23,6 @@ FAST = VkRunOptions(
     poll_backoff=RetryPolicy(base_delay=0.01),
     drain_grace=2.0,
 )
-FEEDBACK = ((Button("Помогло", "fh:1"), Button("Не помогло", "fn:1")),)
-
-
-class FakeConversationHandler:
-    """The conversation handler protocol in memory: one reply with two buttons for every
-    new message, nothing for a re-delivery (as the real service does); every call and
-    every delivery is remembered.
-
-    While ``hold`` is not set, ``handle`` waits: a message is frozen between being stored
-    and being handled.
-    """
-
-    def __init__(self, hold: asyncio.Event | None = None) -> None:
-        self.calls: list[IncomingMessage] = []
-        self.messages: list[IncomingMessage] = []
-        self.deliveries: dict[int, tuple[DeliveryStatus, str | None, str | None]] = {}
-        self.pending: list[Reply] = []
-        self.hold = hold
-        self._seen: set[str] = set()
-        self._next_outbox_id = 1
-        self._changed = asyncio.Event()
-
-    async def wait_until(self, condition: Callable[[], object], *, guard: float = 5.0) -> None:
-        """Wait until ``condition()`` holds, re-checking after each message and delivery."""
-        async with asyncio.timeout(guard):
-            while not condition():
-                await self._changed.wait()
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def handle(self, message: IncomingMessage) -> list[Reply]:
-        if self.hold is not None:
-            await self.hold.wait()
-        self.calls.append(message)
-        if message.dedup_key in self._seen:
-            return []
-        self._seen.add(message.dedup_key)
-        self.messages.append(message)
-        self._notify()
-        outbox_id, self._next_outbox_id = self._next_outbox_id, self._next_outbox_id + 1
-        return [Reply(message.channel, message.chat_id, reply_text(message), FEEDBACK, outbox_id)]
-
-    async def record_delivery(
-        self,
-        outbox_id: int,
-        status: DeliveryStatus,
-        *,
-        external_id: str | None = None,
-        error: str | None = None,
-    ) -> None:
-        self.deliveries[outbox_id] = (status, external_id, error)
-        self._notify()
-
-    async def pending_replies(self, channel: Channel) -> list[Reply]:
-        return [r for r in self.pending if r.channel == channel]
-
-
-def reply_text(message: IncomingMessage) -> str:
-    if message.kind is MessageKind.TEXT:
-        return f"Ответ на вопрос: {message.text}"
-    if message.kind is MessageKind.COMMAND:
-        return f"Команда: {message.command}"
-    if message.kind is MessageKind.BUTTON:
-        return f"Нажата кнопка: {message.payload}"
-    return f"Получено: {message.kind.value}"
 
 
 class RunningVkBot:
@@ -213,7 +146,7 @@ def run_bot(vk: FakeVk, settings: Settings, inbox: InboxRepository):
         **overrides: object,
     ) -> RunningVkBot:
         bot_settings = Settings(_env_file=None, **{**dict(settings), **overrides})
-        handler = handler or FakeConversationHandler(hold)
+        handler = handler or FakeConversationHandler(hold=hold)
         return RunningVkBot(vk, bot_settings, handler, inbox)
 
     return build

@@ -3,7 +3,9 @@ import json
 
 import pytest
 
+from bots import texts
 from core.domain import Channel, DeliveryStatus, MessageKind, Reply
+from tests.fakes import RecordedDelivery
 
 ANNA, BORIS = 5001, 5002
 
@@ -16,10 +18,10 @@ async def test_question_gets_the_reply_with_a_vk_keyboard(vk, bot, handler):
     assert sent.text == "Ответ на вопрос: Как записаться на приём к главе?"
     assert sent.keyboard["inline"] is True
     labels = [button["action"]["label"] for button in sent.keyboard["buttons"][0]]
-    assert labels == ["Помогло", "Не помогло"]
+    assert labels == [texts.BUTTON_HELPED, texts.BUTTON_NOT_HELPED]
     assert json.loads(sent.keyboard["buttons"][0][1]["action"]["payload"]) == {"c": "fn:1"}
-    await handler.wait_until(lambda: 1 in handler.deliveries)
-    assert handler.deliveries[1] == (DeliveryStatus.SENT, str(sent.id), None)
+    await handler.wait_until(lambda: handler.delivery(1))
+    assert handler.delivery(1) == RecordedDelivery(1, DeliveryStatus.SENT, str(sent.id), None)
 
 
 async def test_button_press_reaches_the_handler_as_its_payload(vk, bot, handler):
@@ -66,12 +68,12 @@ async def test_rate_limit_is_waited_out_and_the_reply_arrives_once(vk, bot, hand
     vk.send_text(ANNA, "Когда вывезут мусор?")
 
     await vk.wait_sent(ANNA)
-    await handler.wait_until(lambda: 1 in handler.deliveries)
+    await handler.wait_until(lambda: handler.delivery(1))
 
     assert len(vk.calls("messages.send")) == 4
     assert len({call.params["random_id"] for call in vk.calls("messages.send")}) == 1
     assert [m.text for m in vk.sent_to(ANNA)] == ["Ответ на вопрос: Когда вывезут мусор?"]
-    assert handler.deliveries[1][0] is DeliveryStatus.SENT
+    assert handler.delivery(1).status is DeliveryStatus.SENT
 
 
 @pytest.mark.parametrize("fault", ["http", "drop"])
@@ -84,10 +86,10 @@ async def test_vk_outage_while_sending_is_retried_and_the_reply_arrives_once(
         vk.drop_next("messages.send", count=2)
     vk.send_text(ANNA, "Где оплатить налог?")
 
-    await handler.wait_until(lambda: 1 in handler.deliveries)
+    await handler.wait_until(lambda: handler.delivery(1))
 
     assert len(vk.sent_to(ANNA)) == 1
-    assert handler.deliveries[1][0] is DeliveryStatus.SENT
+    assert handler.delivery(1).status is DeliveryStatus.SENT
 
 
 async def test_citizen_who_disallowed_messages_is_recorded_and_others_are_served(vk, bot, handler):
@@ -100,7 +102,7 @@ async def test_citizen_who_disallowed_messages_is_recorded_and_others_are_served
 
     assert to_boris.text == "Ответ на вопрос: Вопрос от Бориса"
     assert vk.sent_to(ANNA) == []
-    statuses = {handler.messages[i].chat_id: handler.deliveries[i + 1][0] for i in range(2)}
+    statuses = {handler.messages[i].chat_id: handler.delivery(i + 1).status for i in range(2)}
     assert statuses == {str(ANNA): DeliveryStatus.BLOCKED, str(BORIS): DeliveryStatus.SENT}
     assert bot.alive
 
@@ -199,11 +201,11 @@ async def test_pending_replies_are_resent_at_start_without_duplicates(vk, run_bo
     never_delivered = Reply(Channel.VK, str(ANNA), "Не доставлен", outbox_id=42)
     handler.pending = [delivered_before_crash, never_delivered]
     async with run_bot(handler):
-        await handler.wait_until(lambda: 41 in handler.deliveries)
-    del handler.deliveries[41]  # the record of the first delivery was lost in a crash
+        await handler.wait_until(lambda: handler.delivery(41))
+    handler.forget_deliveries(41)  # the record of the first delivery was lost in a crash
 
     async with run_bot(handler):
-        await handler.wait_until(lambda: {41, 42} <= handler.deliveries.keys())
+        await handler.wait_until(lambda: handler.delivery(41) and handler.delivery(42))
 
     assert [m.text for m in vk.sent_to(ANNA)] == ["Уже доставлен", "Не доставлен"]
-    assert handler.deliveries[41][0] is DeliveryStatus.SENT
+    assert handler.delivery(41).status is DeliveryStatus.SENT

@@ -5,7 +5,7 @@ from knowledge_base.decision import Thresholds, decide, load_thresholds
 from knowledge_base.embedding_cache import EmbeddingCache
 from knowledge_base.index import FaissFaqIndex, Fusion, Hit, IndexedEntry
 from knowledge_base.store import IndexStore
-from tests.unit.fakes import FakeEmbedder
+from tests.fakes import FakeEmbedder
 
 ENTRIES = [
     IndexedEntry(

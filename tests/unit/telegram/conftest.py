@@ -7,8 +7,8 @@ from aiogram.types import Update
 from bots.telegram.citizen import build_citizen_router
 from bots.telegram.sender import ReplySender
 from tests.factories import TG_BOT_TOKEN
+from tests.fakes import FakeConversationHandler
 from tests.unit.telegram.doubles import RecordingSession, SleepRecorder
-from tests.unit.telegram.fakes import FakeConversationHandler
 
 
 @pytest.fixture

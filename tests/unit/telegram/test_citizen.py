@@ -3,8 +3,8 @@ from aiogram import Dispatcher
 from bots.telegram.citizen import build_citizen_router
 from core.domain import DeliveryStatus, MessageKind
 from tests.factories import make_tg_callback, make_tg_media, make_tg_update
+from tests.fakes import FakeConversationHandler
 from tests.unit.telegram.doubles import api_error
-from tests.unit.telegram.fakes import FakeConversationHandler
 
 
 async def test_private_question_gets_the_services_reply(

@@ -6,8 +6,8 @@ from aiogram.client.default import DefaultBotProperties
 from bots.telegram.sender import ReplySender, RetryPolicy
 from core.domain import Button, Channel, DeliveryStatus, Reply
 from tests.factories import TG_BOT_TOKEN
+from tests.fakes import RecordedDelivery
 from tests.unit.telegram.doubles import NETWORK_DOWN, RecordingSession, api_error
-from tests.unit.telegram.fakes import RecordedDelivery
 
 BUTTONS = ((Button("👍 Помогло", "fh:1"), Button("👎 Не помогло", "fn:1")),)
 

@@ -9,7 +9,7 @@ from vkbottle import API
 from vkbottle.http import ABCHTTPClient
 
 from bots.vk.client import FailingRescheduler
-from core.domain import Channel, DeliveryStatus, IncomingMessage, Reply
+from tests.fakes import FakeConversationHandler
 from tools.fake_vk import FakeVk
 
 
@@ -50,29 +50,6 @@ class QueuedVkHttp(ABCHTTPClient):
         pass
 
 
-class DeliveryRecorder:
-    """The parts of the conversation handler the sender talks to."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[tuple[int, DeliveryStatus, str | None, str | None]] = []
-
-    async def handle(self, message: IncomingMessage) -> list[Reply]:
-        return []
-
-    async def record_delivery(
-        self,
-        outbox_id: int,
-        status: DeliveryStatus,
-        *,
-        external_id: str | None = None,
-        error: str | None = None,
-    ) -> None:
-        self.deliveries.append((outbox_id, status, external_id, error))
-
-    async def pending_replies(self, channel: Channel) -> list[Reply]:
-        return []
-
-
 @pytest.fixture
 def http() -> QueuedVkHttp:
     return QueuedVkHttp()
@@ -86,8 +63,8 @@ def api(http: QueuedVkHttp) -> API:
 
 
 @pytest.fixture
-def recorder() -> DeliveryRecorder:
-    return DeliveryRecorder()
+def handler() -> FakeConversationHandler:
+    return FakeConversationHandler()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import pytest
 
 from bots.vk.sender import RetryPolicy, VkSender, random_id_for
 from core.domain import Button, Channel, DeliveryStatus, Reply
+from tests.fakes import RecordedDelivery
 
 BUTTONS = ((Button("Помогло", "fh:1"), Button("Не помогло", "fn:1")),)
 
@@ -33,15 +34,15 @@ def sleeps() -> Sleeps:
 
 
 @pytest.fixture
-def sender(api, recorder, sleeps) -> VkSender:
-    return VkSender(api, recorder, sleep=sleeps, policy=RetryPolicy(attempts=4, base_delay=0.5))
+def sender(api, handler, sleeps) -> VkSender:
+    return VkSender(api, handler, sleep=sleeps, policy=RetryPolicy(attempts=4, base_delay=0.5))
 
 
 def reply(text: str = "Ответ", outbox_id: int | None = 10, chat_id: str = "42") -> Reply:
     return Reply(Channel.VK, chat_id, text, BUTTONS, outbox_id)
 
 
-async def test_reply_is_sent_with_its_keyboard_and_recorded(sender, http, recorder):
+async def test_reply_is_sent_with_its_keyboard_and_recorded(sender, http, handler):
     http.queue(ok(555))
 
     assert await sender.deliver(reply("Приём по вторникам")) is DeliveryStatus.SENT
@@ -50,10 +51,10 @@ async def test_reply_is_sent_with_its_keyboard_and_recorded(sender, http, record
     assert sent["peer_id"] == 42
     assert sent["message"] == "Приём по вторникам"
     assert json.loads(sent["keyboard"])["inline"] is True
-    assert recorder.deliveries == [(10, DeliveryStatus.SENT, "555", None)]
+    assert handler.deliveries == [RecordedDelivery(10, DeliveryStatus.SENT, "555")]
 
 
-async def test_rate_limit_is_waited_out_with_the_same_random_id(sender, http, recorder, sleeps):
+async def test_rate_limit_is_waited_out_with_the_same_random_id(sender, http, handler, sleeps):
     http.queue(vk_error(6, "Too many requests per second"), vk_error(6), ok(7))
 
     assert await sender.deliver(reply()) is DeliveryStatus.SENT
@@ -62,29 +63,33 @@ async def test_rate_limit_is_waited_out_with_the_same_random_id(sender, http, re
     assert len(http.sent("messages.send")) == 3
     assert random_ids == {random_id_for(10, 0)}
     assert sleeps.delays == [0.5, 1.0]
-    assert recorder.deliveries == [(10, DeliveryStatus.SENT, "7", None)]
+    assert handler.deliveries == [RecordedDelivery(10, DeliveryStatus.SENT, "7")]
 
 
-async def test_rate_limit_that_never_ends_fails_after_the_last_attempt(sender, http, recorder):
+async def test_rate_limit_that_never_ends_fails_after_the_last_attempt(sender, http, handler):
     http.queue(*[vk_error(6)] * 4)
 
     assert await sender.deliver(reply()) is DeliveryStatus.FAILED
 
     assert len(http.sent("messages.send")) == 4
-    assert recorder.deliveries[0][1] is DeliveryStatus.FAILED
-    assert "6" in recorder.deliveries[0][3]
+    assert handler.deliveries[0].status is DeliveryStatus.FAILED
+    assert "6" in handler.deliveries[0].error
 
 
 @pytest.mark.parametrize("code", [901, 902, 7])
-async def test_citizen_who_disallowed_messages_is_recorded_blocked(sender, http, recorder, code):
+async def test_citizen_who_disallowed_messages_is_recorded_blocked(sender, http, handler, code):
     http.queue(vk_error(code, "Can't send messages for users without permission"))
 
     assert await sender.deliver(reply()) is DeliveryStatus.BLOCKED
 
     assert len(http.sent("messages.send")) == 1
-    [(outbox_id, status, external_id, error)] = recorder.deliveries
-    assert (outbox_id, status, external_id) == (10, DeliveryStatus.BLOCKED, None)
-    assert str(code) in error
+    [delivery] = handler.deliveries
+    assert (delivery.outbox_id, delivery.status, delivery.external_id) == (
+        10,
+        DeliveryStatus.BLOCKED,
+        None,
+    )
+    assert str(code) in delivery.error
 
 
 @pytest.mark.parametrize(
@@ -92,34 +97,34 @@ async def test_citizen_who_disallowed_messages_is_recorded_blocked(sender, http,
     [aiohttp.ServerDisconnectedError(), TimeoutError(), "<html>502 Bad Gateway</html>"],
     ids=["disconnect", "timeout", "5xx page"],
 )
-async def test_network_failure_is_retried(sender, http, recorder, sleeps, failure):
+async def test_network_failure_is_retried(sender, http, handler, sleeps, failure):
     http.queue(failure, ok(8))
 
     assert await sender.deliver(reply()) is DeliveryStatus.SENT
 
     assert sleeps.delays == [0.5]
-    assert recorder.deliveries == [(10, DeliveryStatus.SENT, "8", None)]
+    assert handler.deliveries == [RecordedDelivery(10, DeliveryStatus.SENT, "8")]
 
 
-async def test_network_failure_is_retried_only_so_often(sender, http, recorder):
+async def test_network_failure_is_retried_only_so_often(sender, http, handler):
     http.queue(*[aiohttp.ClientConnectionError()] * 4)
 
     assert await sender.deliver(reply()) is DeliveryStatus.FAILED
 
     assert len(http.sent("messages.send")) == 4
-    assert recorder.deliveries[0][1] is DeliveryStatus.FAILED
+    assert handler.deliveries[0].status is DeliveryStatus.FAILED
 
 
-async def test_other_vk_error_fails_at_once(sender, http, recorder):
+async def test_other_vk_error_fails_at_once(sender, http, handler):
     http.queue(vk_error(911, "Keyboard format is invalid"))
 
     assert await sender.deliver(reply()) is DeliveryStatus.FAILED
 
     assert len(http.sent("messages.send")) == 1
-    assert "911" in recorder.deliveries[0][3]
+    assert "911" in handler.deliveries[0].error
 
 
-async def test_long_reply_is_split_and_the_keyboard_goes_on_the_last_part(sender, http, recorder):
+async def test_long_reply_is_split_and_the_keyboard_goes_on_the_last_part(sender, http, handler):
     http.queue(ok(1), ok(2))
     text = "Первый абзац. " * 200 + "\n\n" + "Второй абзац. " * 200
 
@@ -129,7 +134,7 @@ async def test_long_reply_is_split_and_the_keyboard_goes_on_the_last_part(sender
     assert len(first["message"]) <= 4096 and len(last["message"]) <= 4096
     assert "keyboard" not in first and "keyboard" in last
     assert [first["random_id"], last["random_id"]] == [random_id_for(10, 0), random_id_for(10, 1)]
-    assert recorder.deliveries == [(10, DeliveryStatus.SENT, "2", None)]
+    assert handler.deliveries == [RecordedDelivery(10, DeliveryStatus.SENT, "2")]
 
 
 async def test_resending_a_reply_uses_the_same_random_ids(sender, http):
@@ -150,15 +155,15 @@ def test_random_ids_differ_between_parts_and_replies_and_fit_in_int32():
     assert 0 < random_id_for(10**12, 63) < 2**31
 
 
-async def test_reply_without_outbox_id_is_sent_but_not_recorded(sender, http, recorder):
+async def test_reply_without_outbox_id_is_sent_but_not_recorded(sender, http, handler):
     http.queue(ok(3))
 
     assert await sender.deliver(reply(outbox_id=None)) is DeliveryStatus.SENT
 
-    assert recorder.deliveries == []
+    assert handler.deliveries == []
 
 
-async def test_reply_to_a_chat_id_that_is_not_a_vk_peer_fails(sender, http, recorder):
+async def test_reply_to_a_chat_id_that_is_not_a_vk_peer_fails(sender, http, handler):
     assert await sender.deliver(reply(chat_id="tg:1")) is DeliveryStatus.FAILED
 
     assert http.sent("messages.send") == []
