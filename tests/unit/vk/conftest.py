@@ -41,10 +41,10 @@ class QueuedVkHttp(ABCHTTPClient):
         return json.loads(await self.request_text(url, method, data, **kwargs))
 
     async def request_raw(self, url: str, method: str = "GET", data=None, **kwargs: Any):
-        raise NotImplementedError
+        raise AssertionError(f"QueuedVkHttp does not serve request_raw ({method} {url})")
 
     async def request_content(self, url: str, method: str = "GET", data=None, **kwargs: Any):
-        raise NotImplementedError
+        raise AssertionError(f"QueuedVkHttp does not serve request_content ({method} {url})")
 
     async def close(self) -> None:
         pass
