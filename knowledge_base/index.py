@@ -195,19 +195,19 @@ class FaissFaqIndex:
     def search_prepared(self, text: str, vector: np.ndarray, top_k: int) -> list[Hit]:
         """Search with an already cleaned text and its (1, dim) query embedding."""
         positions = np.asarray(self._candidates(vector, top_k), dtype=np.int64)
-        lengths = (self._starts[positions + 1] - self._starts[positions]).astype(np.int64)
-        rows = np.concatenate([np.arange(self._starts[p], self._starts[p + 1]) for p in positions])
+        starts = self._starts[positions]
+        lengths = (self._starts[positions + 1] - starts).astype(np.int64)
+        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        # The candidates' rows, entry after entry, and which candidate each row is of.
+        rows = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+        owners = np.repeat(np.arange(len(positions)), lengths)
         query = vector[0]
         dense = self._phrases.reconstruct_batch(rows) @ query
         lexical = self._lexical.scores(self._lexical.vectorise(text), rows)
         combined = dense + self.fusion.lexical_weight * lexical
-        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        best = np.array(
-            [
-                o + int(np.argmax(combined[o : o + n]))
-                for o, n in zip(offsets, lengths, strict=True)
-            ]
-        )
+        # Each candidate's best row: the first one reaching its maximum, as argmax picks.
+        peaks = np.flatnonzero(combined == np.maximum.reduceat(combined, offsets)[owners])
+        best = peaks[np.unique(owners[peaks], return_index=True)[1]]
         answers = self._answers.reconstruct_batch(positions) @ query
         weight = self.fusion.answer_weight
         scores = (combined[best] + weight * answers) / (1.0 + weight)
