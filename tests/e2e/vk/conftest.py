@@ -121,16 +121,19 @@ def handler() -> FakeConversationHandler:
     return FakeConversationHandler()
 
 
+def fake_api_values(vk: FakeVk) -> dict[str, object]:
+    """The settings that point a long-poll bot at the fake VK API."""
+    return {
+        "vk_group_token": vk.token,
+        "vk_group_id": vk.group_id,
+        "vk_api_url": vk.api_url,
+        "vk_mode": VkMode.LONGPOLL,
+    }
+
+
 @pytest.fixture
 def settings(vk: FakeVk, tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        data_dir=tmp_path,
-        vk_group_token=vk.token,
-        vk_group_id=vk.group_id,
-        vk_api_url=vk.api_url,
-        vk_mode=VkMode.LONGPOLL,
-    )
+    return Settings(_env_file=None, data_dir=tmp_path, **fake_api_values(vk))
 
 
 @pytest.fixture

