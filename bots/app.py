@@ -17,12 +17,14 @@ from core.inbox import InboxRepository
 from core.migrate import upgrade
 from core.redis import open_redis
 from core.settings import Settings
+from handoff.service import HandoffService
 from knowledge_base.decision import load_thresholds
 from knowledge_base.embedder import Embedder, create_embedder
 from knowledge_base.embedding_cache import EmbeddingCache
 from knowledge_base.repository import FaqRepository
 from knowledge_base.search import FaqSearchService
 from knowledge_base.store import IndexStore
+from nlu.retrieval import FaqResponder, RetrievalEngine
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +89,15 @@ async def open_services(
             settings.embedder, settings.embedder_model, settings.embedder_threads
         )
         faq_repository, faq = build_faq(settings, sessions, embedder)
-        conversations = ConversationRepository(sessions)
+        dialogue = RetrievalEngine(FaqResponder(faq, sessions))
+        conversation = ConversationService(
+            sessions,
+            ConversationRepository(sessions),
+            dialogue,
+            faq,
+            HandoffService(),
+            settings.org_name,
+        )
         yield Services(
             settings=settings,
             engine=engine,
@@ -97,5 +107,5 @@ async def open_services(
             faq_repository=faq_repository,
             faq=faq,
             inbox=InboxRepository(sessions),
-            conversation=ConversationService(sessions, conversations, faq, settings.org_name),
+            conversation=conversation,
         )

@@ -9,31 +9,29 @@ from typing import Protocol
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bots import texts
-from bots.payloads import Action, Payload, decode
 from core.conversations import ConversationRepository, ConversationState
 from core.db import SessionFactory
 from core.domain import (
     Button,
     Channel,
     ConversationStatus,
-    Decision,
     DeliveryStatus,
     Feedback,
     IncomingMessage,
     MessageKind,
     Reply,
 )
-from core.models import Conversation, SearchLog, utcnow
-from knowledge_base.index import IndexedEntry
-from knowledge_base.normalize import small_talk
-from knowledge_base.search import FaqSearchService, SearchResult
-from knowledge_base.search_log import log_search, set_feedback
+from core.models import Conversation, DialogueButton, SearchLog
+from handoff.service import HandoffService
+from knowledge_base.search import FaqSearchService
+from knowledge_base.search_log import set_feedback
+from nlu import texts
+from nlu.engine import BotMessage, DialogueEngine, DialogueTurn
+from nlu.payloads import Action, Payload, decode
+from nlu.retrieval import CLARIFY_OPTIONS, answer_message, choice_rows, operator_button
 
-CLARIFY_OPTIONS = 3
 # A second «Не помогло» in a row hands the conversation to an operator.
 FAILURES_BEFORE_OPERATOR = 2
-BUTTON_TEXT_LIMIT = 60
 
 
 class ConversationHandler(Protocol):
@@ -67,10 +65,10 @@ class _Turn:
     conversation: ConversationState
     message: IncomingMessage
     message_id: int
-    replies: list[tuple[str, tuple[tuple[Button, ...], ...]]] = field(default_factory=list)
+    messages: list[BotMessage] = field(default_factory=list)
 
     def say(self, text: str, *rows: tuple[Button, ...]) -> None:
-        self.replies.append((text, tuple(r for r in rows if r)))
+        self.messages.append(BotMessage(text, tuple(r for r in rows if r)))
 
 
 class ConversationService:
@@ -79,7 +77,10 @@ class ConversationService:
     Args:
         sessions: The session factory.
         conversations: Citizens, conversations and messages.
-        faq: Knowledge-base search.
+        dialogue: The dialogue engine for what citizens write while the bot handles
+            the conversation (Rasa, or the knowledge base alone).
+        faq: Knowledge-base search (for the answers behind buttons).
+        handoff: Moves conversations to the operators' queue.
         org_name: The administration's name for the welcome message.
         resend_window: How old an undelivered reply may be and still be resent.
     """
@@ -88,13 +89,17 @@ class ConversationService:
         self,
         sessions: SessionFactory,
         conversations: ConversationRepository,
+        dialogue: DialogueEngine,
         faq: FaqSearchService,
+        handoff: HandoffService,
         org_name: str,
         resend_window: timedelta = timedelta(hours=6),
     ) -> None:
         self._sessions = sessions
         self._conversations = conversations
+        self._dialogue = dialogue
         self._faq = faq
+        self._handoff = handoff
         self._org_name = org_name
         self._resend_window = resend_window
 
@@ -103,17 +108,14 @@ class ConversationService:
         if stored is None:
             return []
         conversation = stored.conversation
-        search = None
-        if conversation.status == ConversationStatus.BOT and message.kind == MessageKind.TEXT:
-            if small_talk(message.text) is None:
-                search = await self._faq.search(message.text)
+        dialogue = await self._dialogue_turn(message, conversation, stored.id)
         async with self._sessions.begin() as session:
             turn = _Turn(session, conversation, message, stored.id)
-            await self._route(turn, search)
-            replies = [
-                Reply(conversation.channel, message.chat_id, text, buttons)
-                for text, buttons in turn.replies
-            ]
+            if dialogue is not None:
+                turn.messages.extend(dialogue)
+            else:
+                await self._route(turn)
+            replies = await self._replies(turn)
             rows = ConversationRepository.outbound_rows(conversation.id, replies)
             session.add_all(rows)
             await session.flush()
@@ -132,7 +134,61 @@ class ConversationService:
     async def pending_replies(self, channel: Channel) -> list[Reply]:
         return await self._conversations.pending(channel, self._resend_window)
 
-    async def _route(self, turn: _Turn, search: SearchResult | None) -> None:
+    async def _dialogue_turn(
+        self, message: IncomingMessage, conversation: ConversationState, message_id: int
+    ) -> list[BotMessage] | None:
+        """The dialogue engine's messages when this message is the dialogue's to answer
+        (no transaction is held while it thinks); None when the service answers."""
+        if conversation.status != ConversationStatus.BOT:
+            return None
+        text = message.text
+        if message.kind == MessageKind.BUTTON:
+            payload = decode(message.payload)
+            if payload is None or payload.action != Action.DIALOGUE or payload.ref is None:
+                return None
+            text = await self._dialogue_payload(conversation.id, payload.ref) or ""
+            if not text:
+                return None
+        elif message.kind == MessageKind.COMMAND:
+            return None
+        kind = MessageKind.TEXT if message.kind == MessageKind.BUTTON else message.kind
+        return await self._dialogue.respond(
+            DialogueTurn(
+                conversation.id, message_id, message.channel, kind, text, message.attachments
+            )
+        )
+
+    async def _dialogue_payload(self, conversation_id: int, button_id: int) -> str | None:
+        async with self._sessions() as session:
+            button = await session.get(DialogueButton, button_id)
+            if button is None or button.conversation_id != conversation_id:
+                return None
+            return button.payload
+
+    async def _replies(self, turn: _Turn) -> list[Reply]:
+        """Replies for the turn's messages; the dialogue engine's own button payloads
+        are stored and replaced by short references."""
+        replies = []
+        for message in turn.messages:
+            rows = []
+            for row in message.buttons:
+                rows.append(tuple([await self._channel_button(turn, b) for b in row]))
+            replies.append(
+                Reply(turn.conversation.channel, turn.message.chat_id, message.text, tuple(rows))
+            )
+        return replies
+
+    async def _channel_button(self, turn: _Turn, button: Button) -> Button:
+        if decode(button.payload) is not None:
+            return button
+        stored = DialogueButton(
+            conversation_id=turn.conversation.id, title=button.text[:255], payload=button.payload
+        )
+        turn.session.add(stored)
+        await turn.session.flush()
+        return Button(button.text, Payload(Action.DIALOGUE, stored.id).encode())
+
+    async def _route(self, turn: _Turn) -> None:
         message, status = turn.message, turn.conversation.status
         if message.kind == MessageKind.COMMAND:
             self._command(turn)
@@ -140,19 +196,6 @@ class ConversationService:
             await self._button(turn, decode(message.payload))
         elif status != ConversationStatus.BOT:
             turn.say(texts.WAITING_ACK, (self._cancel_button(),))
-        elif message.kind != MessageKind.TEXT:
-            turn.say(texts.non_text(message.kind), (self._operator_button(None),))
-        elif search is None:
-            kind = small_talk(message.text)
-            turn.say(
-                texts.THANKS
-                if kind == "thanks"
-                else texts.GREETING
-                if kind == "greeting"
-                else texts.EMPTY
-            )
-        else:
-            await self._answer(turn, search)
 
     def _command(self, turn: _Turn) -> None:
         if turn.message.command == "start":
@@ -162,47 +205,10 @@ class ConversationService:
         else:
             turn.say(texts.HELP)
 
-    async def _answer(self, turn: _Turn, search: SearchResult) -> None:
-        if not search.prepared:
-            turn.say(texts.EMPTY)
-            return
-        log = log_search(
-            turn.session,
-            search,
-            conversation_id=turn.conversation.id,
-            message_id=turn.message_id,
-            channel=turn.message.channel,
-        )
-        await turn.session.flush()
-        if search.decision == Decision.ANSWER:
-            self._say_answer(turn, search.hits[0].entry, log.id)
-        elif search.decision == Decision.CLARIFY:
-            self._say_options(turn, [h.entry for h in search.hits[:CLARIFY_OPTIONS]], log.id)
-        else:
-            turn.say(texts.NOT_FOUND, (self._operator_button(log.id),))
-
-    def _say_answer(self, turn: _Turn, entry: IndexedEntry, log_id: int) -> None:
-        turn.say(
-            entry.answer,
-            (
-                Button(texts.BUTTON_HELPED, Payload(Action.HELPED, log_id).encode()),
-                Button(texts.BUTTON_NOT_HELPED, Payload(Action.NOT_HELPED, log_id).encode()),
-            ),
-            (self._operator_button(log_id),),
-        )
-
-    def _say_options(self, turn: _Turn, entries: list[IndexedEntry], log_id: int) -> None:
-        turn.say(
-            texts.clarify_text([e.question for e in entries]),
-            *_choice_rows(entries, log_id),
-            (self._operator_button(log_id),),
-        )
-
     async def _button(self, turn: _Turn, payload: Payload | None) -> None:
-        if payload is None:
+        if payload is None or payload.action == Action.DIALOGUE:
             turn.say(texts.STALE_BUTTON)
-            return
-        if payload.action == Action.OPERATOR:
+        elif payload.action == Action.OPERATOR:
             await self._feedback(turn, payload, Feedback.OPERATOR)
             await self._request_operator(turn, "citizen_request", texts.OPERATOR_REQUESTED)
         elif payload.action == Action.CANCEL:
@@ -241,65 +247,44 @@ class ConversationService:
             if e is not None
         ][: CLARIFY_OPTIONS - 1]
         if not others:
-            turn.say(texts.NOT_HELPED_BARE, (self._operator_button(row.id),))
+            turn.say(texts.NOT_HELPED_BARE, (operator_button(row.id),))
             return
-        turn.say(texts.NOT_HELPED, *_choice_rows(others, row.id), (self._operator_button(row.id),))
+        turn.say(texts.NOT_HELPED, *choice_rows(others, row.id), (operator_button(row.id),))
 
     async def _chosen(self, turn: _Turn, payload: Payload) -> None:
         entry = self._faq.entry(payload.entry_id) if payload.entry_id else None
         if entry is None:
-            turn.say(texts.ENTRY_GONE, (self._operator_button(payload.log_id),))
+            turn.say(texts.ENTRY_GONE, (operator_button(payload.ref),))
             return
-        if payload.log_id is not None:
-            row = await turn.session.get(SearchLog, payload.log_id)
+        if payload.ref is not None:
+            row = await turn.session.get(SearchLog, payload.ref)
             if row is not None and row.conversation_id == turn.conversation.id:
                 row.chosen_entry_id = entry.id
                 row.feedback = None
-        self._say_answer(turn, entry, payload.log_id or 0)
+        turn.messages.append(answer_message(entry, payload.ref))
 
     async def _feedback(
         self, turn: _Turn, payload: Payload, feedback: Feedback
     ) -> SearchLog | None:
         """Record the first verdict on a search; None when there was one already."""
-        if payload.log_id is None:
+        if payload.ref is None:
             return None
-        row = await turn.session.get(SearchLog, payload.log_id)
+        row = await turn.session.get(SearchLog, payload.ref)
         if row is None or row.feedback is not None:
             return None
-        return await set_feedback(turn.session, payload.log_id, turn.conversation.id, feedback)
+        return await set_feedback(turn.session, payload.ref, turn.conversation.id, feedback)
 
     async def _request_operator(self, turn: _Turn, reason: str, text: str) -> None:
-        if turn.conversation.status != ConversationStatus.BOT:
+        if await self._handoff.request_operator(turn.session, turn.conversation.id, reason):
+            turn.say(text, (self._cancel_button(),))
+        else:
             turn.say(texts.ALREADY_WAITING, (self._cancel_button(),))
-            return
-        await turn.session.execute(
-            update(Conversation)
-            .where(Conversation.id == turn.conversation.id)
-            .values(
-                status=ConversationStatus.WAITING,
-                status_reason=reason,
-                waiting_since=utcnow(),
-                failed_attempts=0,
-                updated_at=utcnow(),
-            )
-        )
-        turn.say(text, (self._cancel_button(),))
 
     async def _cancel_operator(self, turn: _Turn) -> None:
-        if turn.conversation.status != ConversationStatus.WAITING:
+        if await self._handoff.cancel_request(turn.session, turn.conversation.id):
+            turn.say(texts.OPERATOR_CANCELLED)
+        else:
             turn.say(texts.STALE_BUTTON)
-            return
-        await turn.session.execute(
-            update(Conversation)
-            .where(Conversation.id == turn.conversation.id)
-            .values(
-                status=ConversationStatus.BOT,
-                status_reason="cancelled_by_citizen",
-                waiting_since=None,
-                updated_at=utcnow(),
-            )
-        )
-        turn.say(texts.OPERATOR_CANCELLED)
 
     async def _set_failures(self, turn: _Turn, failures: int) -> None:
         await turn.session.execute(
@@ -309,20 +294,5 @@ class ConversationService:
         )
 
     @staticmethod
-    def _operator_button(log_id: int | None) -> Button:
-        return Button(texts.BUTTON_OPERATOR, Payload(Action.OPERATOR, log_id).encode())
-
-    @staticmethod
     def _cancel_button() -> Button:
         return Button(texts.BUTTON_CANCEL_OPERATOR, Payload(Action.CANCEL).encode())
-
-
-def _choice_rows(entries: list[IndexedEntry], log_id: int) -> tuple[tuple[Button, ...], ...]:
-    return tuple(
-        (Button(_shorten(e.question), Payload(Action.CHOOSE, log_id, e.id).encode()),)
-        for e in entries
-    )
-
-
-def _shorten(text: str, limit: int = BUTTON_TEXT_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

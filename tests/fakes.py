@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bots import texts
 from core.domain import Button, Channel, DeliveryStatus, IncomingMessage, MessageKind, Reply
+from nlu import texts
 
 FEEDBACK_BUTTONS = (
     (Button(texts.BUTTON_HELPED, "fh:1"), Button(texts.BUTTON_NOT_HELPED, "fn:1")),

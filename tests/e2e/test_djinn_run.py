@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bots import texts
 from core.domain import MessageKind
+from nlu import texts
 from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from tools.fake_vk import FakeVk
 

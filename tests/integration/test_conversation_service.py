@@ -5,9 +5,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from bots import texts
 from bots.app import Services, open_services
-from bots.payloads import Action, decode
 from core.domain import (
     Channel,
     ConversationStatus,
@@ -18,6 +16,8 @@ from core.domain import (
     Reply,
 )
 from core.models import Conversation, Identity, Message, SearchLog
+from nlu import texts
+from nlu.payloads import Action, decode
 from tests.conftest import make_settings
 from tests.factories import make_message
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from bots import texts
 from core.domain import Channel, DeliveryStatus, MessageKind, Reply
+from nlu import texts
 from tests.fakes import RecordedDelivery
 
 ANNA, BORIS = 5001, 5002

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from bots import texts
 from bots.app import Services, open_services
 from core.domain import DeliveryStatus, Direction, Feedback
 from core.models import Message, SearchLog
 from core.settings import Settings
+from nlu import texts
 from tests.conftest import faq_answer
 from tests.e2e.vk.conftest import RunningVkBot, fake_api_values
 

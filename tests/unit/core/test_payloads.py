@@ -1,6 +1,6 @@
 import pytest
 
-from bots.payloads import Action, Payload, decode
+from nlu.payloads import Action, Payload, decode
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,6 @@
-"""Button payloads: short strings (Telegram allows 64 bytes) the service decodes."""
+"""Button payloads: short strings (Telegram allows 64 bytes) the conversation service
+decodes. ``ref`` is the search-log row a feedback or choice button refers to, or the
+stored dialogue button a ``DIALOGUE`` payload stands for."""
 
 from __future__ import annotations
 
@@ -12,16 +14,17 @@ class Action(StrEnum):
     OPERATOR = "op"
     CHOOSE = "q"
     CANCEL = "cx"
+    DIALOGUE = "dg"
 
 
 @dataclass(frozen=True, slots=True)
 class Payload:
     action: Action
-    log_id: int | None = None
+    ref: int | None = None
     entry_id: int | None = None
 
     def encode(self) -> str:
-        parts = [self.action.value, str(self.log_id or 0)]
+        parts = [self.action.value, str(self.ref or 0)]
         if self.entry_id is not None:
             parts.append(str(self.entry_id))
         return ":".join(parts)
@@ -39,6 +42,6 @@ def decode(raw: str | None) -> Payload | None:
         return None
     if not numbers or len(numbers) > 2 or any(n < 0 for n in numbers):
         return None
-    if action is Action.CHOOSE and len(numbers) != 2:
+    if (action is Action.CHOOSE) != (len(numbers) == 2):
         return None
     return Payload(action, numbers[0] or None, numbers[1] if len(numbers) == 2 else None)
