@@ -20,6 +20,7 @@ from bench.metrics import decisions, retrieval
 from bench.tune_thresholds import cross_validate
 from knowledge_base.decision import Thresholds, load_thresholds
 from knowledge_base.embedder import create_embedder
+from knowledge_base.index import Fusion
 
 
 def _pct(value: float | None) -> str:
@@ -37,6 +38,22 @@ def retrieval_table(searcher: Searcher, thresholds: Thresholds) -> str:
         r = retrieval(subset)
         rows.append(f"| {label} | {r['questions']} | {_pct(r['top1'])} | {_pct(r['top5'])} "
                     f"| {r['mrr']:.3f} |")
+    return "\n".join(rows)
+
+
+def ablation_table(searcher: Searcher, thresholds: Thresholds) -> str:
+    """What each signal adds: retrieval with parts of the fusion switched off."""
+    variants = [
+        ("phrasings only (dense)", Fusion(lexical_weight=0.0, answer_weight=0.0)),
+        ("+ lexical", Fusion(lexical_weight=thresholds.lexical_weight, answer_weight=0.0)),
+        ("+ answer vectors", Fusion(lexical_weight=0.0, answer_weight=thresholds.answer_weight)),
+        ("both (recorded)", thresholds.fusion),
+    ]
+    rows = ["| signals | top-1 | top-5 | MRR |", "|---|---|---|---|"]
+    for label, fusion in variants:
+        hits = searcher.hits(fusion)
+        r = retrieval(outcomes_of(searcher.questions, hits, thresholds))
+        rows.append(f"| {label} | {_pct(r['top1'])} | {_pct(r['top5'])} | {r['mrr']:.3f} |")
     return "\n".join(rows)
 
 
@@ -82,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"clarify ≥ {thresholds.clarify}; weights: lexical {thresholds.lexical_weight}, "
           f"answer {thresholds.answer_weight}.\n")
     print(retrieval_table(searcher, thresholds))
+    print()
+    print(ablation_table(searcher, thresholds))
     print()
     print(decision_table(searcher, thresholds))
 
