@@ -24,6 +24,8 @@ from knowledge_base.embedding_cache import EmbeddingCache
 from knowledge_base.repository import FaqRepository
 from knowledge_base.search import FaqSearchService
 from knowledge_base.store import IndexStore
+from nlu.engine import DialogueEngine
+from nlu.rasa import RasaDialogueEngine, RasaHealth, ResilientDialogueEngine
 from nlu.retrieval import FaqResponder, RetrievalEngine
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class Services:
     faq_repository: FaqRepository
     faq: FaqSearchService
     inbox: InboxRepository
+    dialogue: DialogueEngine
     conversation: ConversationService
 
 
@@ -74,10 +77,31 @@ async def open_database(
 
 
 @contextlib.asynccontextmanager
+async def open_rasa_dialogue(
+    settings: Settings, fallback: DialogueEngine
+) -> AsyncIterator[ResilientDialogueEngine]:
+    """Rasa, with ``fallback`` answering whenever Rasa or the action server cannot."""
+    async with contextlib.AsyncExitStack() as stack:
+        rasa = await stack.enter_async_context(
+            RasaDialogueEngine(settings.rasa_url, timeout=settings.rasa_timeout)
+        )
+        health = RasaHealth(
+            settings.rasa_url, settings.action_server_url, timeout=settings.rasa_timeout
+        )
+        stack.push_async_callback(health.aclose)
+        yield await stack.enter_async_context(ResilientDialogueEngine(rasa, fallback, health))
+
+
+@contextlib.asynccontextmanager
 async def open_services(
-    settings: Settings, *, with_redis: bool = True, embedder: Embedder | None = None
+    settings: Settings,
+    *,
+    with_redis: bool = True,
+    embedder: Embedder | None = None,
+    with_rasa: bool | None = None,
 ) -> AsyncIterator[Services]:
-    """Everything a bot process needs, closed again on exit."""
+    """Everything a bot process needs, closed again on exit. The dialogue goes through
+    Rasa when ``with_rasa`` (by default ``settings.rasa``), else the knowledge base."""
     async with contextlib.AsyncExitStack() as stack:
         engine, sessions = await stack.enter_async_context(open_database(settings))
         redis = None
@@ -89,7 +113,9 @@ async def open_services(
             settings.embedder, settings.embedder_model, settings.embedder_threads
         )
         faq_repository, faq = build_faq(settings, sessions, embedder)
-        dialogue = RetrievalEngine(FaqResponder(faq, sessions))
+        dialogue: DialogueEngine = RetrievalEngine(FaqResponder(faq, sessions))
+        if settings.rasa if with_rasa is None else with_rasa:
+            dialogue = await stack.enter_async_context(open_rasa_dialogue(settings, dialogue))
         conversation = ConversationService(
             sessions,
             ConversationRepository(sessions),
@@ -107,5 +133,6 @@ async def open_services(
             faq_repository=faq_repository,
             faq=faq,
             inbox=InboxRepository(sessions),
+            dialogue=dialogue,
             conversation=conversation,
         )

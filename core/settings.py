@@ -97,6 +97,18 @@ class Settings(BaseSettings):
     kb_reload_interval: float = Field(10.0, validation_alias=_env("DJINN_KB_RELOAD_INTERVAL"))
     demo_faq: bool = Field(True, validation_alias=_env("DJINN_DEMO_FAQ"))
 
+    rasa: bool = Field(True, validation_alias=_env("DJINN_RASA"))
+    rasa_url: str = Field(
+        "http://127.0.0.1:5005", validation_alias=_env("RASA_URL", "DJINN_RASA_URL")
+    )
+    action_server_url: str = Field(
+        "http://127.0.0.1:5055",
+        validation_alias=_env("ACTION_SERVER_URL", "DJINN_ACTION_SERVER_URL"),
+    )
+    rasa_timeout: float = Field(2.0, gt=0, validation_alias=_env("DJINN_RASA_TIMEOUT"))
+    rasa_managed: bool = Field(True, validation_alias=_env("DJINN_RASA_MANAGED"))
+    rasa_venv: Path | None = Field(None, validation_alias=_env("DJINN_RASA_VENV"))
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         if self.env is Environment.DEV:
@@ -122,6 +134,34 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def rasa_dir(self) -> Path:
+        """Trained Rasa models and the single-machine tracker store."""
+        return self.data_dir / "rasa"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Logs of the child processes `djinn run` manages."""
+        return self.data_dir / "logs"
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as environment variables (by their documented names), for a
+        child process that builds its own `Settings`: the action server."""
+        env = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, bool):
+                value = "1" if value else "0"
+            elif isinstance(value, Path):
+                value = value.resolve()
+            choices = getattr(field.validation_alias, "choices", None) or [name.upper()]
+            env[str(choices[0])] = str(value)
+        return env
 
     def missing_channels(self) -> dict[str, list[str]]:
         """Channels that cannot start, with the variables each one lacks."""

@@ -37,6 +37,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A developer's own configuration must not leak into the tests."""
     for name in setting_names():
         monkeypatch.delenv(name, raising=False)
+    # Rasa only where a test asks for it (tests/rasa_fixtures.py).
+    monkeypatch.setenv("DJINN_RASA", "off")
     yield
 
 

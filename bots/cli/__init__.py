@@ -8,6 +8,7 @@ import click
 
 from bots.cli.db import db
 from bots.cli.kb import kb
+from bots.cli.nlu import nlu
 from bots.cli.run import bot, run
 from core.settings import Settings
 
@@ -30,6 +31,7 @@ cli.add_command(run)
 cli.add_command(bot)
 cli.add_command(kb)
 cli.add_command(db)
+cli.add_command(nlu)
 
 
 def main() -> None:

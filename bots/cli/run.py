@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import click
 
@@ -14,6 +15,7 @@ from bots.app import Services, open_services
 from bots.cli.progress import ProgressLine
 from core.settings import Settings
 from knowledge_base.notify import listen_versions
+from nlu.servers import RasaServers, missing_for_managed, model_cache
 
 log = logging.getLogger("djinn")
 Runner = Callable[[Settings, Services, asyncio.Event], Awaitable[None]]
@@ -66,28 +68,61 @@ async def _supervise(
         delay = min(delay * 2, 60.0)
 
 
-async def serve(settings: Settings, channels: list[str]) -> None:
+def _rasa_plan(settings: Settings, manage: bool) -> tuple[bool, Path | None]:
+    """Whether the dialogue goes through Rasa, and the model to start it with when
+    this process starts Rasa itself."""
+    if not settings.rasa:
+        click.echo("Rasa: выключен (DJINN_RASA=off) — бот отвечает из базы знаний.")
+        return False, None
+    if not manage:
+        click.echo(
+            f"Rasa: внешний, {settings.rasa_url} (сервер действий {settings.action_server_url})."
+        )
+        return True, None
+    cache = model_cache(settings)
+    problem = missing_for_managed(settings, cache)
+    if problem is not None:
+        click.echo(f"Rasa: не запущен — {problem}. Бот отвечает только из базы знаний.")
+        return False, None
+    click.echo(
+        f"Rasa: запускается ({settings.rasa_url}, журналы в {settings.logs_dir}); "
+        "пока он загружается, бот отвечает из базы знаний."
+    )
+    return True, cache.current()
+
+
+async def serve(settings: Settings, channels: list[str], manage_rasa: bool = False) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with open_services(settings) as services:
-        await ensure_knowledge_base(services)
-        await services.faq.refresh(progress=ProgressLine("Индекс базы знаний"))
-        wake = asyncio.Event()
-        tasks = [asyncio.create_task(services.faq.watch(stop, settings.kb_reload_interval, wake))]
-        if services.redis is not None:
-            tasks.append(asyncio.create_task(listen_versions(services.redis, wake, stop)))
-        for name in channels:
-            tasks.append(
-                asyncio.create_task(
-                    _supervise(CHANNEL_NAMES[name], RUNNERS[name], settings, services, stop)
-                )
-            )
-        click.echo(f"Djinn работает (база знаний v{services.faq.version}). Остановить: Ctrl+C.")
-        await stop.wait()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    with_rasa, model = _rasa_plan(settings, manage_rasa)
+    async with contextlib.AsyncExitStack() as stack:
+        if model is not None:
+            await stack.enter_async_context(RasaServers(settings, model))
+        services = await stack.enter_async_context(open_services(settings, with_rasa=with_rasa))
+        await _serve_channels(settings, services, channels, stop)
     click.echo("Djinn остановлен.")
+
+
+async def _serve_channels(
+    settings: Settings, services: Services, channels: list[str], stop: asyncio.Event
+) -> None:
+    await ensure_knowledge_base(services)
+    await services.faq.refresh(progress=ProgressLine("Индекс базы знаний"))
+    wake = asyncio.Event()
+    tasks = [asyncio.create_task(services.faq.watch(stop, settings.kb_reload_interval, wake))]
+    if services.redis is not None:
+        tasks.append(asyncio.create_task(listen_versions(services.redis, wake, stop)))
+    for name in channels:
+        tasks.append(
+            asyncio.create_task(
+                _supervise(CHANNEL_NAMES[name], RUNNERS[name], settings, services, stop)
+            )
+        )
+    click.echo(f"Djinn работает (база знаний v{services.faq.version}). Остановить: Ctrl+C.")
+    await stop.wait()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _report_channels(settings: Settings) -> list[str]:
@@ -112,15 +147,15 @@ def _report_channels(settings: Settings) -> list[str]:
 @click.command()
 @click.pass_obj
 def run(settings: Settings) -> None:
-    """Запустить всё, что настроено: базу знаний и ботов Telegram и VK."""
-    asyncio.run(serve(settings, _report_channels(settings)))
+    """Запустить всё, что настроено: базу знаний, Rasa и ботов Telegram и VK."""
+    asyncio.run(serve(settings, _report_channels(settings), manage_rasa=settings.rasa_managed))
 
 
 @click.command()
 @click.argument("channel", type=click.Choice(sorted(RUNNERS)))
 @click.pass_obj
 def bot(settings: Settings, channel: str) -> None:
-    """Запустить бота одного канала (telegram или vk)."""
+    """Запустить бота одного канала (telegram или vk); Rasa — внешний (RASA_URL)."""
     missing = settings.missing_channels().get(channel)
     if missing:
         raise click.UsageError(f"не задано: {', '.join(missing)}")

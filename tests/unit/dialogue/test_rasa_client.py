@@ -1,0 +1,201 @@
+"""The Rasa client against a fake Rasa on 127.0.0.1: both reply shapes, and every way
+Rasa can fail a turn."""
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+
+from core.domain import Button, Channel, MessageKind
+from nlu.engine import BotMessage, DialogueTurn
+from nlu.rasa import DialogueUnavailable, RasaDialogueEngine, RasaHealth
+from tests.fake_rasa import FakeRasa, held, raw, reply
+
+
+def turn(text: str = "хочу подать заявку", conversation: int = 7, **values) -> DialogueTurn:
+    fields = dict(message_id=31, channel=Channel.TELEGRAM, kind=MessageKind.TEXT, text=text)
+    return DialogueTurn(conversation_id=conversation, **(fields | values))
+
+
+@pytest.fixture
+async def rasa() -> AsyncIterator[FakeRasa]:
+    async with FakeRasa() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def engine(rasa) -> AsyncIterator[RasaDialogueEngine]:
+    async with RasaDialogueEngine(rasa.url, timeout=5.0) as engine:
+        yield engine
+
+
+async def test_domain_responses_become_one_button_a_row(rasa, engine):
+    rasa.queue(
+        reply(
+            [
+                {
+                    "recipient_id": "7",
+                    "text": "Вы согласны на обработку персональных данных?",
+                    "buttons": [
+                        {"title": "Да", "payload": "/affirm"},
+                        {"title": "Нет", "payload": "/deny"},
+                    ],
+                }
+            ]
+        )
+    )
+    assert await engine.respond(turn()) == [
+        BotMessage(
+            "Вы согласны на обработку персональных данных?",
+            ((Button("Да", "/affirm"),), (Button("Нет", "/deny"),)),
+        )
+    ]
+    [sent] = rasa.requests
+    assert sent == {
+        "sender": "7",
+        "message": "хочу подать заявку",
+        "metadata": {"message_id": 31, "channel": "telegram", "kind": "text", "attachments": []},
+    }
+
+
+async def test_actions_send_rows_of_buttons_as_custom_json(rasa, engine):
+    rows = [
+        [{"text": "ЖКХ", "payload": '/inform{"appeal_category": "zhkh"}'}, {"text": "Дороги"}],
+        [{"text": "Отмена", "payload": "/cancel"}],
+    ]
+    rasa.queue(
+        reply([{"recipient_id": "7", "custom": {"djinn": {"text": "Тема?", "buttons": rows}}}])
+    )
+    [message] = await engine.respond(turn())
+    assert message == BotMessage(
+        "Тема?",
+        (
+            (Button("ЖКХ", '/inform{"appeal_category": "zhkh"}'),),
+            (Button("Отмена", "/cancel"),),
+        ),
+    )
+
+
+async def test_paragraphs_the_rest_channel_split_are_joined_back(rasa, engine):
+    rasa.queue(
+        reply(
+            [
+                {"text": "Первый абзац."},
+                {"text": "Второй абзац."},
+                {"text": "Что дальше?", "buttons": [{"title": "Меню", "payload": "/greet"}]},
+                {"text": "После кнопок."},
+                {"custom": {"something": "else"}},
+                {"image": "https://example.org/map.png"},
+            ]
+        )
+    )
+    messages = await engine.respond(turn())
+    assert [m.text for m in messages] == [
+        "Первый абзац.\n\nВторой абзац.",
+        "Что дальше?",
+        "После кнопок.\n\nhttps://example.org/map.png",
+    ]
+
+
+async def test_media_is_sent_as_send_media_with_its_kind_and_files(rasa, engine):
+    rasa.queue(reply([{"text": "Фото получено."}]))
+    photo = turn(
+        "вот яма", kind=MessageKind.PHOTO, channel=Channel.VK, attachments=({"id": "p1"},)
+    )
+    await engine.respond(photo)
+    [sent] = rasa.requests
+    assert sent["message"] == "/send_media"
+    assert sent["metadata"] == {
+        "message_id": 31,
+        "channel": "vk",
+        "kind": "photo",
+        "attachments": [{"id": "p1"}],
+        "caption": "вот яма",
+    }
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [
+        raw("Internal Server Error", status=500, content_type="text/plain"),
+        raw("<html>502 Bad Gateway</html>", status=502, content_type="text/html"),
+        raw("{not json"),
+        raw('{"text": "a dict, not a list"}'),
+    ],
+    ids=["500", "502", "garbage", "not-a-list"],
+)
+async def test_failures_are_reported_as_unavailable(rasa, engine, handler):
+    rasa.queue(handler)
+    with pytest.raises(DialogueUnavailable):
+        await engine.respond(turn())
+    assert rasa.events == []
+
+
+async def test_connection_refused_is_unavailable():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with RasaDialogueEngine(f"http://127.0.0.1:{port}", timeout=5.0) as engine:
+        with pytest.raises(DialogueUnavailable, match="unreachable"):
+            await engine.respond(turn())
+
+
+async def test_an_empty_reply_is_unavailable_and_rasa_forgets_the_turn(rasa, engine):
+    rasa.queue(reply([]), reply([{"text": "Слушаю."}]))
+    with pytest.raises(DialogueUnavailable, match="empty"):
+        await engine.respond(turn())
+    assert await engine.respond(turn("алло")) == [BotMessage("Слушаю.")]
+    assert rasa.events == [("7", {"event": "rewind"})]
+
+
+async def test_a_late_reply_is_dropped_and_the_turn_rewound_before_the_next_one(rasa):
+    release = asyncio.Event()
+    rasa.queue(held(release, [{"text": "Поздний ответ"}]), reply([{"text": "Следующий"}]))
+    async with RasaDialogueEngine(rasa.url, timeout=0.05) as engine:
+        with pytest.raises(DialogueUnavailable, match="no reply within"):
+            await engine.respond(turn())
+        assert rasa.events == []  # Rasa is still busy with the turn: nothing to undo yet
+        release.set()
+        await asyncio.wait_for(rasa.events_seen.wait(), 10)
+        assert rasa.events == [("7", {"event": "rewind"})]
+        assert await engine.respond(turn("дальше")) == [BotMessage("Следующий")]
+
+
+async def test_the_next_turn_waits_for_a_late_reply_of_its_conversation(rasa):
+    release = asyncio.Event()
+    rasa.queue(held(release, [{"text": "Поздний ответ"}]), reply([{"text": "Следующий"}]))
+    async with RasaDialogueEngine(rasa.url, timeout=0.05) as engine:
+        with pytest.raises(DialogueUnavailable):
+            await engine.respond(turn())
+        with pytest.raises(DialogueUnavailable, match="still being processed"):
+            await engine.respond(turn("дальше"))
+        assert len(rasa.requests) == 1
+        release.set()
+        await asyncio.wait_for(rasa.events_seen.wait(), 10)
+        assert await engine.respond(turn("дальше")) == [BotMessage("Следующий")]
+
+
+async def test_health_names_what_is_down(rasa):
+    health = RasaHealth(rasa.url, rasa.url)
+    try:
+        assert await health.problem() is None
+        rasa.status = 409  # Rasa answers but has no model loaded
+        assert await health.problem() == "Rasa: HTTP 409"
+        rasa.status, rasa.health = 200, 500
+        assert await health.problem() == "action server: HTTP 500"
+    finally:
+        await health.aclose()
+
+
+async def test_health_of_servers_that_do_not_answer():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    health = RasaHealth(url, url)
+    try:
+        problem = await health.problem()
+    finally:
+        await health.aclose()
+    assert problem is not None
+    assert problem.startswith("Rasa: ") and "; action server: " in problem
