@@ -1,0 +1,3 @@
+from nlu.actions.server import main
+
+main()
