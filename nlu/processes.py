@@ -103,7 +103,7 @@ class SupervisedProcess:
             if time.monotonic() - started >= self._stable_after:
                 delay = self._first_delay
             log.warning(
-                "%s exited with code %s; restarting in %.0f s. The end of %s:\n%s",
+                "%s exited with code %s; restarting in %g s. The end of %s:\n%s",
                 self.spec.name, code, delay, self.spec.log_path, _tail(self.spec.log_path),
             )  # fmt: skip
             with contextlib.suppress(TimeoutError):
@@ -131,7 +131,10 @@ class SupervisedProcess:
         self.starts += 1
         log.info("%s started (pid %s, log %s)", self.spec.name, self._process.pid,
                  self.spec.log_path)  # fmt: skip
-        return await self._process.wait()
+        code = await self._process.wait()
+        # What it forked (a Sanic worker holding the port) must not outlive it.
+        _signal_group(self._process.pid, signal.SIGKILL)
+        return code
 
 
 def _dying_with_parent(argv: Sequence[str]) -> list[str]:

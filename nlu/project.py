@@ -112,7 +112,7 @@ class ModelCache:
     """
 
     def __init__(self, directory: Path, project: RasaProject, venv: RasaVenv) -> None:
-        self.directory = directory
+        self.directory = directory.resolve()
         self.project = project
         self.venv = venv
 
@@ -136,7 +136,10 @@ class ModelCache:
             target = self.current()
             if target.exists():
                 return TrainedModel(target, trained=False)
-            echo(f"Обучение модели Rasa → {target} (файлы nlu/ изменились)…")
+            echo(
+                f"Обучение модели Rasa → {target} (файлы nlu/ изменились; "
+                f"журнал: {self.directory / 'training.log'})…"
+            )
             started = time.monotonic()
             self._train(target)
             self._prune(keep=target)

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from core.settings import Settings
 from nlu.processes import ChildSpec, SupervisedProcess
-from nlu.project import REPOSITORY_DIR, ModelCache, RasaProject, rasa_venv
+from nlu.project import ModelCache, RasaProject, rasa_venv
 
 ACTIONS_MODULE = "nlu.actions"
 # Our venv's variables would break Rasa's Python 3.10 venv.
@@ -62,11 +62,14 @@ def rasa_spec(settings: Settings, cache: ModelCache, model: Path) -> ChildSpec:
     return ChildSpec("Rasa", argv, env, settings.rasa_dir, settings.logs_dir / "rasa.log")
 
 
-def action_server_spec(settings: Settings, actions_module: str = ACTIONS_MODULE) -> ChildSpec:
+def action_server_spec(settings: Settings) -> ChildSpec:
+    """``python -m nlu.actions`` in our venv, with our settings as its environment."""
     host, port = _address(settings.action_server_url)
-    argv = [sys.executable, "-m", "rasa_sdk", "--actions", actions_module, "--port", port]
-    env = {**os.environ, **settings.as_environment(), "SANIC_HOST": host}
-    return ChildSpec("action server", argv, env, REPOSITORY_DIR, settings.logs_dir / "actions.log")
+    argv = [sys.executable, "-m", ACTIONS_MODULE, "--host", host, "--port", port]
+    env = {**os.environ, **settings.as_environment()}
+    # Not the repository: a .env there must not fill in what these settings left unset.
+    cwd = settings.data_dir.resolve()
+    return ChildSpec("action server", argv, env, cwd, settings.logs_dir / "actions.log")
 
 
 class RasaServers:
@@ -78,20 +81,13 @@ class RasaServers:
             all of them as its environment.
         model: The trained model Rasa loads.
         cache: The project and the venv (by default ours).
-        actions_module: The package the action server loads.
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        model: Path,
-        cache: ModelCache | None = None,
-        actions_module: str = ACTIONS_MODULE,
-    ) -> None:
+    def __init__(self, settings: Settings, model: Path, cache: ModelCache | None = None) -> None:
         cache = cache or model_cache(settings)
         settings.rasa_dir.mkdir(parents=True, exist_ok=True)
         self.rasa = SupervisedProcess(rasa_spec(settings, cache, model))
-        self.actions = SupervisedProcess(action_server_spec(settings, actions_module))
+        self.actions = SupervisedProcess(action_server_spec(settings))
 
     async def __aenter__(self) -> RasaServers:
         self.start()

@@ -129,3 +129,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await connection.execute(text("DROP SCHEMA public CASCADE"))
         await connection.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
+
+
+# Rasa and the action server, for the tests that need the real ones (see the module).
+from tests.rasa_fixtures import rasa_model, rasa_services, rasa_stack  # noqa: E402, F401
