@@ -23,6 +23,7 @@ FORM_SLOTS = (
     "appeal_phone",
 )
 APPEAL_SLOTS = (*FORM_SLOTS, "appeal_consent_at")
+MEDIA_MESSAGE = "/send_media"
 FIELD_SLOTS = {
     "category": "appeal_category",
     "address": "appeal_address",
@@ -69,7 +70,7 @@ class Said:
             intent=intent.get("name"),
             confidence=float(intent.get("confidence") or 0.0),
             entities=entities,
-            kind=metadata.get("kind") if intent.get("name") == "send_media" else None,
+            kind=_media_kind(latest.get("text"), metadata.get("kind")),
             attachments=list(metadata.get("attachments") or []),
             message_id=_number(metadata.get("message_id")),
             channel=metadata.get("channel"),
@@ -88,6 +89,14 @@ class Said:
 def conversation_id(tracker: Tracker) -> int | None:
     """Our conversation id: the sender id of every Rasa conversation we start."""
     return _number(tracker.sender_id)
+
+
+def _media_kind(text: Any, kind: Any) -> str | None:
+    """The kind of media the conversation service sent as ``/send_media``; None for
+    typed text, even text classified as send_media («вот фото»)."""
+    if not isinstance(text, str) or not text.startswith(MEDIA_MESSAGE) or not kind:
+        return None
+    return str(kind)
 
 
 def _number(value: Any) -> int | None:

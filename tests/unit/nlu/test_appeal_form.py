@@ -166,3 +166,11 @@ async def test_category_question_offers_a_button_per_category():
     [message] = djinn_messages(dispatcher)
     assert payloads_of(message)[0] == '/inform{"appeal_category":"housing"}'
     assert len(payloads_of(message)) == 5
+
+
+async def test_typing_about_a_photo_is_not_a_photo():
+    slots, said = await validate(
+        "appeal_photo", "вот фото", "send_media", metadata={"kind": "text"}, slots=CONSENTED
+    )
+    assert slots == {"appeal_photo": None}
+    assert said == [texts.PHOTO_HINT]
