@@ -50,7 +50,7 @@ class ActionAppealSummary(Action):
     ) -> list[EventType]:
         if tracker.get_slot("appeal_consent") is not True:
             say(dispatcher, texts.CONSENT_REFUSED)
-            return forget_appeal(tracker)
+            return forget_appeal()
         say(dispatcher, _summary(tracker), review_rows())
         return []
 
@@ -94,7 +94,7 @@ class ActionSubmitAppeal(Action):
             say(dispatcher, texts.SUBMIT_FAILED, ((operator_button(None),),))
             return []
         say(dispatcher, texts.SUBMITTED.format(number=record.number))
-        return forget_appeal(tracker)
+        return forget_appeal()
 
 
 class ActionDecline(Action):
@@ -127,7 +127,7 @@ class ActionCancelAppeal(Action):
             say(dispatcher, texts.NOTHING_TO_CANCEL)
             return []
         say(dispatcher, texts.CANCELLED)
-        return forget_appeal(tracker)
+        return forget_appeal()
 
 
 class ActionCorrectField(Action):

@@ -58,7 +58,7 @@ class ActionRequestOperator(_HandoffAction):
         else:
             text = shared_texts.OPERATOR_REQUESTED if moved else shared_texts.ALREADY_WAITING
             say(dispatcher, prefix + text, ((cancel_button(),),))
-        return forget_appeal(tracker) if appeal_started(tracker) else []
+        return forget_appeal() if appeal_started(tracker) else []
 
 
 class ActionEmergency(_HandoffAction):
@@ -80,4 +80,4 @@ class ActionEmergency(_HandoffAction):
         moved = await self._request(tracker, "emergency", Priority.HIGH)
         if moved is not None:
             say(dispatcher, texts.EMERGENCY_HANDOFF, ((cancel_button(),),))
-        return forget_appeal(tracker) if appeal_started(tracker) else []
+        return forget_appeal() if appeal_started(tracker) else []

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from core.domain import Button
@@ -140,10 +140,7 @@ def appeal_complete(tracker: Tracker) -> bool:
     )
 
 
-def forget_appeal(tracker: Tracker) -> list[EventType]:
-    """Events that drop whatever the form collected (and stop it when it runs)."""
-    events: list[EventType] = [SlotSet(slot, None) for slot in APPEAL_SLOTS]
-    events.append(SlotSet("requested_slot", None))
-    if tracker.active_loop_name:
-        events.append(ActiveLoop(None))
-    return events
+def forget_appeal() -> list[EventType]:
+    """Events that drop whatever the form collected; a running form is stopped by the
+    rules (``action_deactivate_loop``)."""
+    return [SlotSet(slot, None) for slot in (*APPEAL_SLOTS, "requested_slot")]
