@@ -19,6 +19,9 @@ from core.settings import Settings
 PROJECT_DIR = Path(__file__).resolve().parent
 REPOSITORY_DIR = PROJECT_DIR.parent
 DEFAULT_VENV = REPOSITORY_DIR / ".venv-rasa"
+# Where `make run` / `make test` train (DJINN_DATA_DIR's default): the tests and the
+# benchmarks take their model from here.
+REPOSITORY_MODELS = REPOSITORY_DIR / "data" / "rasa" / "models"
 # Older models are removed; a few stay for switching branches back and forth.
 MODELS_KEPT = 3
 

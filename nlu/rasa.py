@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Coroutine
 from typing import Any, Self
 
 import aiohttp
@@ -72,9 +73,10 @@ class RasaDialogueEngine:
         await self.aclose()
 
     async def aclose(self) -> None:
-        for task in self._late.values():
+        pending = list(self._late.values())
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*self._late.values(), return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
         await self._client.close()
 
     async def respond(self, turn: DialogueTurn) -> list[BotMessage]:
@@ -90,16 +92,26 @@ class RasaDialogueEngine:
         try:
             body = await asyncio.wait_for(asyncio.shield(request), self._timeout)
         except TimeoutError:
-            self._late[conversation] = asyncio.create_task(self._drop_late(turn, request))
+            self._track(conversation, self._drop_late(turn, request))
             raise DialogueUnavailable(f"no reply within {self._timeout:g} s") from None
         except asyncio.CancelledError:
             request.cancel()
             raise
         messages = bot_messages(body)
         if not messages:
-            self._late[conversation] = asyncio.create_task(self._rewind(conversation))
+            self._track(conversation, self._rewind(conversation))
             raise DialogueUnavailable("an empty reply")
         return messages
+
+    def _track(self, conversation: int, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._late[conversation] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._late.get(conversation) is done:
+                del self._late[conversation]
+
+        task.add_done_callback(forget)
 
     async def _settle(self, conversation: int) -> None:
         """Wait until a late reply of this conversation was dropped and rewound."""
@@ -109,7 +121,6 @@ class RasaDialogueEngine:
         done, _ = await asyncio.wait([task], timeout=self._timeout)
         if not done:
             raise DialogueUnavailable("the previous message is still being processed")
-        self._late.pop(conversation, None)
 
     async def _post(self, turn: DialogueTurn) -> Any:
         media = turn.kind != MessageKind.TEXT
@@ -191,6 +202,21 @@ class RasaHealth:
                 return None if response.status == 200 else f"HTTP {response.status}"
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             return type(error).__name__
+
+    async def wait(self, timeout: float) -> None:
+        """Until both answer.
+
+        Raises:
+            TimeoutError: They did not within ``timeout`` seconds; the message says why.
+        """
+        problem = await self.problem()
+        try:
+            async with asyncio.timeout(timeout):
+                while problem is not None:
+                    await asyncio.sleep(0.5)
+                    problem = await self.problem()
+        except TimeoutError:
+            raise TimeoutError(f"not healthy after {timeout:.0f} s: {problem}") from None
 
     async def aclose(self) -> None:
         await self._client.close()

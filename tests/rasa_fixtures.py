@@ -32,12 +32,11 @@ import pytest
 
 from bots.app import Services, open_services
 from core.settings import Settings
-from nlu.project import REPOSITORY_DIR, ModelCache, RasaProject, RasaVenv, TrainingError
+from nlu.project import REPOSITORY_MODELS, ModelCache, RasaProject, RasaVenv, TrainingError
 from nlu.rasa import RasaHealth
 from nlu.servers import RasaServers
 
 T = TypeVar("T")
-MODELS = REPOSITORY_DIR / "data" / "rasa" / "models"
 # Rasa loads TensorFlow and the model; on a busy two-core machine that takes a while.
 STARTUP_TIMEOUT = 300.0
 _citizens = itertools.count(900_001)
@@ -75,15 +74,10 @@ class BackgroundLoop:
 async def wait_healthy(settings: Settings, timeout: float = STARTUP_TIMEOUT) -> None:
     """Until Rasa (model loaded) and the action server both answer."""
     health = RasaHealth(settings.rasa_url, settings.action_server_url)
-    problem: str | None = "not checked"
     try:
-        async with asyncio.timeout(timeout):
-            while (problem := await health.problem()) is not None:
-                await asyncio.sleep(0.5)
-    except TimeoutError:
-        logs = settings.logs_dir
-        message = f"Rasa did not come up in {timeout:.0f} s ({problem}); see {logs}"
-        raise AssertionError(message) from None
+        await health.wait(timeout)
+    except TimeoutError as error:
+        raise AssertionError(f"Rasa: {error}; see {settings.logs_dir}") from None
     finally:
         await health.aclose()
 
@@ -108,7 +102,7 @@ class RasaStack:
 
 @pytest.fixture(scope="session")
 def rasa_model() -> Path:
-    cache = ModelCache(MODELS, RasaProject(), RasaVenv())
+    cache = ModelCache(REPOSITORY_MODELS, RasaProject(), RasaVenv())
     try:
         return cache.ensure().path
     except TrainingError as error:

@@ -176,6 +176,33 @@ async def test_the_next_turn_waits_for_a_late_reply_of_its_conversation(rasa):
         assert await engine.respond(turn("дальше")) == [BotMessage("Следующий")]
 
 
+async def test_a_late_reply_once_rewound_is_not_kept(rasa):
+    release = asyncio.Event()
+    rasa.queue(held(release, [{"text": "Поздний ответ"}]))
+    async with RasaDialogueEngine(rasa.url, timeout=0.05) as engine:
+        with pytest.raises(DialogueUnavailable):
+            await engine.respond(turn())
+        assert engine._late, "the late reply is awaited"
+        release.set()
+        async with asyncio.timeout(10):
+            while engine._late:  # a conversation that never writes again leaks nothing
+                await asyncio.sleep(0.01)
+        assert rasa.events == [("7", {"event": "rewind"})]
+
+
+async def test_health_waits_until_both_answer(rasa):
+    rasa.status = 409
+    health = RasaHealth(rasa.url, rasa.url)
+    try:
+        with pytest.raises(TimeoutError, match="Rasa: HTTP 409"):
+            await health.wait(0.2)
+        asyncio.get_running_loop().call_later(0.3, setattr, rasa, "status", 200)
+        await health.wait(30)
+        assert await health.problem() is None
+    finally:
+        await health.aclose()
+
+
 async def test_health_names_what_is_down(rasa):
     health = RasaHealth(rasa.url, rasa.url)
     try:
