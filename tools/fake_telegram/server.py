@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -31,7 +32,10 @@ DEFAULT_TOKEN = "123456789:AAFakeTelegramTokenForDjinnTests0000"
 class FakeTelegram:
     """Speaks the part of the Bot API the bot uses at ``<api_url>/bot<token>/<method>``.
 
-    With ``token=None`` any token is accepted (handy for demos).
+    With ``token=None`` any token is accepted (handy for demos). ``first_id`` is where
+    update ids and the serials behind file ids and callback query ids start: fakes
+    started one after another that feed one database (as one bot's updates would) need
+    ids that do not repeat, as Telegram's never do.
     """
 
     def __init__(
@@ -42,6 +46,7 @@ class FakeTelegram:
         port: int = 0,
         bot_username: str = "djinn_test_bot",
         webhook_retry_delay: float = 0.1,
+        first_id: int = 1,
     ) -> None:
         self.token = token
         self.host = host
@@ -54,7 +59,9 @@ class FakeTelegram:
                 "is_bot": True,
                 "first_name": "Джинн",
                 "username": bot_username,
-            }
+            },
+            _update_ids=itertools.count(first_id),
+            _serials=itertools.count(first_id),
         )
         self._runner: web.AppRunner | None = None
         self._client: ClientSession | None = None

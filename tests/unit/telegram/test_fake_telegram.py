@@ -293,3 +293,17 @@ async def test_control_endpoints_press_block_and_redeliver(tg, http):
     async with http.post(f"{base}/updates/{update['update_id']}/redeliver") as r:
         assert r.status == 200
     assert [u.payload for u in tg.state.queue] == [update, update]
+
+
+async def test_fakes_with_their_own_first_id_never_repeat_an_id(http):
+    ids: list[tuple[int, str]] = []
+    for first_id in (1, 1_000_001):
+        async with FakeTelegram(first_id=first_id) as fake:
+            update = fake.citizen(1001).send_text("Привет")
+            markup = {"inline_keyboard": [[BUTTON]]}
+            _, answer = await call(http, fake, "sendMessage", chat_id=1001, text="?",
+                                   reply_markup=markup)  # fmt: skip
+            press = fake.citizen(1001).press_button(answer["result"], "yes")
+            ids.append((update["update_id"], press["callback_query"]["id"]))
+    assert [update_id for update_id, _ in ids] == [1, 1_000_001]
+    assert ids[0][1] != ids[1][1]
