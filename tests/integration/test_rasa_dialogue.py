@@ -5,7 +5,9 @@ corrected and submitted; status; emergency; operator; cancel; consent refused.""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -53,6 +55,13 @@ class Citizen:
 
 def text(replies: list[Reply]) -> str:
     return "\n".join(r.text for r in replies)
+
+
+async def rasa_tracker(services: Services, conversation_id: int) -> dict[str, Any]:
+    url = f"{services.settings.rasa_url}/conversations/{conversation_id}/tracker"
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        assert response.status == 200
+        return await response.json()
 
 
 async def test_appeal_interrupted_resumed_corrected_and_submitted(rasa_services):
@@ -132,3 +141,33 @@ async def test_operator_on_request(rasa_services):
         ConversationStatus.WAITING,
         "citizen_request",
     )
+
+
+@pytest.mark.parametrize(
+    ("message", "reason", "first_words"),
+    [
+        ("Сильно пахнет газом в подъезде!", "emergency", texts.EMERGENCY),
+        ("соедините меня с оператором", "citizen_request", texts.FORM_ABORTED),
+    ],
+)
+async def test_emergency_or_operator_in_the_middle_of_the_form_stops_it(
+    rasa_services, message, reason, first_words
+):
+    citizen = Citizen(rasa_services)
+    replies = await citizen.say("хочу оставить заявку")
+    replies = await citizen.press(replies, texts.BUTTON_YES_CONSENT)
+    assert texts.ASK_CATEGORY in text(replies)
+
+    replies = await citizen.say(message)
+    assert replies[0].text.startswith(first_words)
+    assert texts.ASK_CATEGORY not in text(replies), "the form does not ask again"
+    conversation = await citizen.conversation(replies)
+    assert (conversation.status, conversation.status_reason) == (
+        ConversationStatus.WAITING,
+        reason,
+    )
+    state = await rasa_tracker(rasa_services, conversation.id)
+    assert state["active_loop"].get("name") is None
+    assert state["latest_action_name"] == "action_listen"
+    assert state["slots"]["appeal_consent"] is None
+    assert state["slots"]["requested_slot"] is None
