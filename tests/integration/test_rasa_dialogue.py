@@ -149,6 +149,7 @@ async def test_operator_on_request(rasa_services):
         ("Сильно пахнет газом в подъезде!", "emergency", texts.EMERGENCY),
         ("соедините меня с оператором", "citizen_request", texts.FORM_ABORTED),
     ],
+    ids=["emergency", "operator"],
 )
 async def test_emergency_or_operator_in_the_middle_of_the_form_stops_it(
     rasa_services, message, reason, first_words
