@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, setting_names
+from tests.rasa_fixtures import free_port
 from tests.trackers import load_domain
 
 
@@ -34,15 +34,9 @@ def _post(url: str, body: dict[str, Any]) -> tuple[int, Any]:
         return response.status, json.loads(response.read())
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def action_server(demo_data_dir: Path, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in setting_names()}
     env.update(DJINN_DATA_DIR=str(demo_data_dir), DJINN_ORG_NAME="Администрация города Энска")
     log = (tmp_path / "actions.log").open("w")
