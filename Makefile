@@ -42,7 +42,7 @@ $(VENV)/.installed-test: pyproject.toml
 
 setup-rasa: $(RASA_STAMP)
 
-$(RASA_STAMP): nlu/requirements-rasa.txt nlu/constraints-rasa.txt
+$(RASA_STAMP): nlu/requirements-rasa.txt nlu/constraints-rasa.txt nlu/rasa_plugins/pyproject.toml
 	@test -n "$(RASA_PYTHON)" || { echo "Rasa $(RASA_VERSION) needs Python 3.10: install it \
 		(pyenv install 3.10, or the python3.10 package) or set RASA_PYTHON=/path/to/python3.10" >&2; \
 		exit 1; }
@@ -50,6 +50,7 @@ $(RASA_STAMP): nlu/requirements-rasa.txt nlu/constraints-rasa.txt
 		|| { rm -rf $(RASA_VENV) && $(RASA_PYTHON) -m venv $(RASA_VENV); }
 	$(RASA_VENV)/bin/pip install --quiet --upgrade pip
 	$(RASA_VENV)/bin/pip install --quiet -r nlu/requirements-rasa.txt -c nlu/constraints-rasa.txt
+	$(RASA_VENV)/bin/pip install --quiet -e nlu/rasa_plugins -c nlu/constraints-rasa.txt
 	rm -f $(RASA_VENV)/.installed-rasa-*
 	touch $@
 

@@ -59,14 +59,26 @@ class RasaProject:
     def credentials(self) -> Path:
         return self.root / "credentials.yml"
 
+    @property
+    def plugins(self) -> Path:
+        """Our own Rasa components (the ``djinn_rasa`` package in the Rasa venv)."""
+        return self.root / "rasa_plugins"
+
     def training_files(self) -> list[Path]:
-        """Everything a trained model depends on: the pipeline, the domain, the
-        training data and the Rasa version (a model only loads in the Rasa that
-        trained it)."""
+        """Everything a trained model depends on: the pipeline, our components, the
+        domain, the training data and the Rasa version (a model only loads in the Rasa
+        that trained it)."""
         files = [self.config, self.root / "requirements-rasa.txt"]
         files.append(self.root / "constraints-rasa.txt")
         for tree in (self.domain, self.data):
             files.extend(sorted(p for p in tree.rglob("*") if p.is_file()) or [tree])
+        files.extend(
+            sorted(
+                p
+                for p in self.plugins.rglob("*")
+                if p.suffix in {".py", ".toml"} and "egg-info" not in p.as_posix()
+            )
+        )
         return files
 
     def missing(self) -> list[str]:

@@ -44,6 +44,8 @@ def project(tmp_path) -> RasaProject:
     (root / "credentials.yml").write_text("rest:\n")
     (root / "endpoints.yml").write_text("{}\n")
     (root / "data" / "nlu" / "greet.yml").write_text("nlu: []\n")
+    (root / "rasa_plugins" / "djinn_rasa").mkdir(parents=True)
+    (root / "rasa_plugins" / "djinn_rasa" / "e5.py").write_text("x = 1\n")
     return RasaProject(root)
 
 
@@ -88,8 +90,18 @@ def test_a_model_is_trained_once_per_version_of_the_project(tmp_path, project, v
         lambda root: (root / "data" / "rules.yml").write_text("rules: []\n"),
         lambda root: (root / "data" / "nlu" / "greet.yml").unlink(),
         lambda root: (root / "requirements-rasa.txt").write_text("rasa==3.6.20\n"),
+        lambda root: (root / "rasa_plugins" / "djinn_rasa" / "e5.py").write_text("x = 2\n"),
+        lambda root: (root / "rasa_plugins" / "djinn_rasa" / "new.py").write_text("y = 1\n"),
     ],
-    ids=["config", "domain", "new-data-file", "removed-data-file", "rasa-version"],
+    ids=[
+        "config",
+        "domain",
+        "new-data-file",
+        "removed-data-file",
+        "rasa-version",
+        "component-code",
+        "new-component",
+    ],
 )
 def test_what_the_model_is_trained_from_changes_the_fingerprint(project, change):
     before = project.fingerprint()
@@ -104,6 +116,11 @@ def test_files_the_model_does_not_depend_on_leave_the_fingerprint(project):
     (project.root / "actions" / "faq.py").write_text("print()\n")
     (project.root / "tests").mkdir()
     (project.root / "tests" / "nlu_test.yml").write_text("nlu: []\n")
+    plugin = project.root / "rasa_plugins" / "djinn_rasa"
+    (plugin / "__pycache__").mkdir()
+    (plugin / "__pycache__" / "e5.cpython-310.pyc").write_bytes(b"\0")
+    (plugin.parent / "djinn_rasa.egg-info").mkdir()
+    (plugin.parent / "djinn_rasa.egg-info" / "PKG-INFO").write_text("Name: djinn-rasa\n")
     assert project.fingerprint() == before
 
 
