@@ -55,7 +55,7 @@ $(RASA_STAMP): nlu/requirements-rasa.txt nlu/constraints-rasa.txt nlu/rasa_plugi
 	touch $@
 
 # Trains only when the Rasa project changed: the model is cached under the hash of
-# nlu/config.yml, the domain and nlu/data (data/rasa/models/<hash>.tar.gz).
+# nlu/config.yml, the domain, nlu/data and nlu/rasa_plugins (data/rasa/models/<hash>.tar.gz).
 rasa-model: setup $(RASA_STAMP)
 	$(BIN)/djinn nlu train
 
