@@ -6,7 +6,10 @@
 Trains the NLU part of the Rasa project (unless ``--model`` is given), runs
 ``rasa test nlu`` on ``nlu/tests/nlu_test.yml`` and prints Markdown: accuracy, macro-F1,
 per-intent F1, the top confusion pairs, and the FallbackClassifier thresholds measured on
-the raw intent ranking (how the configured ones were chosen).
+the raw intent ranking (how the configured ones were chosen). The thresholds are also
+measured on the knowledge base's dev questions (bench/data/dev: citizens' FAQ questions
+and out-of-scope ones), which the held-back split has few of: how many messages would
+get the reply of a wrong intent.
 """
 
 from __future__ import annotations
@@ -29,6 +32,15 @@ TEST_FILE = NLU / "tests" / "nlu_test.yml"
 THRESHOLDS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 GAPS = (0.0, 0.05, 0.1)
 FAQ_INTENT = "ask_question"
+# Where the FAQ search answers: a question, the fallback, and a category or an address
+# named outside the appeal form (inside it, the fallback counts as the form's answer).
+FAQ_BOUND = frozenset({FAQ_INTENT, "nlu_fallback", "inform"})
+# Right for an FAQ question too: it can be a report, an emergency, a call for an operator
+# or a question about an appeal, and the dev set holds such questions.
+ALSO_RIGHT_FOR_QUESTIONS = frozenset(
+    {"file_appeal", "emergency", "request_operator", "check_appeal_status"}
+)
+ALSO_RIGHT_OUT_OF_SCOPE = frozenset({"out_of_scope", "chitchat"})
 
 
 def find_rasa(explicit: str | None) -> Path:
@@ -78,15 +90,31 @@ def evaluate(rasa: Path, model: Path, work: Path) -> tuple[dict[str, Any], list[
     return report, errors
 
 
-def rankings(rasa: Path, model: Path, work: Path) -> list[dict[str, Any]]:
-    """Every test example's raw intent ranking (bench/nlu_parse.py in the Rasa venv)."""
-    out = work / "rankings.json"
+def rankings(
+    rasa: Path, model: Path, work: Path, data: Path = TEST_FILE, name: str = "rankings"
+) -> list[dict[str, Any]]:
+    """Every example's raw intent ranking (bench/nlu_parse.py in the Rasa venv)."""
+    out = work / f"{name}.json"
     _run(
-        [rasa.parent / "python", ROOT / "bench" / "nlu_parse.py", model, TEST_FILE, out],
+        [rasa.parent / "python", ROOT / "bench" / "nlu_parse.py", model, data, out],
         work,
-        "parse.log",
+        f"{name}.log",
     )
     return json.loads(out.read_text(encoding="utf-8"))
+
+
+def dev_rankings(rasa: Path, model: Path, work: Path) -> list[dict[str, Any]]:
+    """The dev questions' rankings; ``intent`` is ask_question, or out_of_scope for the
+    questions the knowledge base does not cover."""
+    from bench.devset import load_dev_set
+
+    questions = [
+        {"text": q.text, "intent": FAQ_INTENT if q.expected else "out_of_scope"}
+        for q in load_dev_set()
+    ]
+    source = work / "dev_questions.json"
+    source.write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
+    return rankings(rasa, model, work, source, "dev_rankings")
 
 
 def summary_table(report: dict[str, Any], errors: list[dict[str, Any]]) -> str:
@@ -158,6 +186,48 @@ def threshold_table(parsed: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+def routing_table(split: list[dict[str, Any]], dev: list[dict[str, Any]]) -> str:
+    """Per threshold (no ambiguity gap): the messages that would get the reply of a
+    wrong intent, on the split and on the dev questions, and the right non-FAQ intents
+    of the split the fallback would send to the FAQ search instead."""
+    rows = [
+        "| threshold | wrong intent acted on: split | dev questions | both "
+        "| right intent sent to the FAQ (split) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for threshold in THRESHOLDS:
+        wrong_split = sum(1 for p in split if _wrong_action(p, threshold))
+        wrong_dev = sum(1 for p in dev if _wrong_action(p, threshold))
+        sent = sum(
+            1
+            for p in split
+            if p["intent"] not in FAQ_BOUND
+            and _final(p, threshold) in FAQ_BOUND
+            and _top(p) == p["intent"]
+        )
+        rows.append(
+            f"| {threshold:.2f} | {wrong_split} of {len(split)} | {wrong_dev} of {len(dev)} "
+            f"| {wrong_split + wrong_dev} | {sent} |"
+        )
+    return "\n".join(rows)
+
+
+def _final(parsed: dict[str, Any], threshold: float) -> str | None:
+    return "nlu_fallback" if _falls_back(parsed, threshold, 0.0) else _top(parsed)
+
+
+def _wrong_action(parsed: dict[str, Any], threshold: float) -> bool:
+    final = _final(parsed, threshold)
+    expected = parsed["intent"]
+    if final in FAQ_BOUND or final == expected:
+        return False
+    if expected == FAQ_INTENT:
+        return final not in ALSO_RIGHT_FOR_QUESTIONS
+    if expected == "out_of_scope":
+        return final not in ALSO_RIGHT_FOR_QUESTIONS | ALSO_RIGHT_OUT_OF_SCOPE
+    return True
+
+
 def _top(parsed: dict[str, Any]) -> str | None:
     return parsed["ranking"][0]["name"] if parsed["ranking"] else None
 
@@ -187,6 +257,7 @@ def main() -> None:
             model, seconds = train(rasa, args.config.resolve(), work)
         report, errors = evaluate(rasa, model, work)
         parsed = rankings(rasa, model, work)
+        dev = dev_rankings(rasa, model, work)
     trained = f"trained in {seconds:.0f} s" if seconds is not None else f"model {model.name}"
     print(f"{datetime.date.today()} · {machine()} · {args.config.name}, {trained}\n")
     print(summary_table(report, errors), end="\n\n")
@@ -194,7 +265,9 @@ def main() -> None:
     print("Top confusions:\n")
     print(confusion_table(errors), end="\n\n")
     print("FallbackClassifier settings on the raw ranking:\n")
-    print(threshold_table(parsed))
+    print(threshold_table(parsed), end="\n\n")
+    print("Wrong intents acted on, on the split and on the dev questions:\n")
+    print(routing_table(parsed, dev))
 
 
 if __name__ == "__main__":
