@@ -72,13 +72,8 @@ class RasaProject:
         files.append(self.root / "constraints-rasa.txt")
         for tree in (self.domain, self.data):
             files.extend(sorted(p for p in tree.rglob("*") if p.is_file()) or [tree])
-        files.extend(
-            sorted(
-                p
-                for p in self.plugins.rglob("*")
-                if p.suffix in {".py", ".toml"} and "egg-info" not in p.as_posix()
-            )
-        )
+        # Sources only: not the bytecode, nor the egg-info an editable install leaves.
+        files.extend(sorted(p for p in self.plugins.rglob("*") if p.suffix in {".py", ".toml"}))
         return files
 
     def missing(self) -> list[str]:

@@ -72,18 +72,12 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
         self._model = E5(num_threads=int(self._config["threads"]))
         self._batch_size = int(self._config["batch_size"])
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """``(len(texts), 384)`` unit vectors; an empty text becomes a space."""
-        vectors = np.asarray(self._model.encode([t or " " for t in texts], True), np.float32)
-        vectors = vectors.reshape(len(texts), -1)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
-
     def _featurize(self, messages: list[Message]) -> None:
         with_text = [m for m in messages if m.get(TEXT)]
         for start in range(0, len(with_text), self._batch_size):
             batch = with_text[start : start + self._batch_size]
-            vectors = self.embed([m.get(TEXT) for m in batch])
+            # (len(batch), 384) float32, already L2-normalised by the engine.
+            vectors = self._model.encode([m.get(TEXT) for m in batch], True)
             for message, vector in zip(batch, vectors, strict=True):
                 self.add_features_to_message(
                     sequence=None, sentence=vector[np.newaxis, :], attribute=TEXT, message=message
