@@ -92,14 +92,17 @@ class Conversation(Base):
 
 
 class Message(Base):
-    """Every message in and out. Inbound rows are unique on (channel, dedup_key);
-    outbound rows double as the outbox until delivered."""
+    """Every message in and out. Inbound rows are unique on (channel, dedup_key) and
+    carry ``handled_at`` once their turn committed; outbound rows double as the outbox
+    until delivered (``claimed_by``/``claimed_until`` lease a row to one sender,
+    ``next_attempt_at`` paces retries, ``parts_sent`` counts the parts of a long reply
+    already delivered)."""
 
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("channel", "dedup_key"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
-        Index("ix_messages_delivery", "channel", "delivery_status"),
+        Index("ix_messages_delivery", "channel", "delivery_status", "chat_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -119,8 +122,13 @@ class Message(Base):
     delivery_status: Mapped[str | None] = mapped_column(String(16))
     delivery_error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+    handled_at: Mapped[datetime | None]
 
 
 class FaqEntry(Base):
@@ -217,18 +225,32 @@ class SearchLog(Base):
 
 
 class InboxUpdate(Base):
-    """A raw update made durable before the channel is told we have it."""
+    """A raw update made durable before the channel is told we have it.
+
+    ``status`` is ``pending`` until handled (``done``), found to need no handling
+    (``ignored``: malformed, or of a kind the bot does not serve) or set aside after
+    its last attempt (``quarantined``, with ``last_error``). A pending update is leased
+    to one worker at a time (``claimed_by``/``claimed_until``) and retried no sooner
+    than ``next_attempt_at``.
+    """
 
     __tablename__ = "inbox_updates"
-    __table_args__ = (UniqueConstraint("channel", "update_key"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "update_key"),
+        Index("ix_inbox_updates_channel_status", "channel", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     update_key: Mapped[str] = mapped_column(String(128))
     payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
@@ -272,5 +294,7 @@ class Appeal(Base):
     consent_at: Mapped[datetime]
     consent_text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="registered", index=True)
+    # The same draft submitted again (a retried or rewound turn) finds this appeal.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -22,6 +22,9 @@ class DialogueTurn:
         kind: Text, or the kind of media.
         text: The text (or caption); for a button of the dialogue, its payload.
         attachments: Channel file references of media.
+        retry: True when this message was given to the dialogue before without its
+            turn being committed (a crash, a failure, a shutdown): an engine that keeps
+            state of its own must not apply the message twice.
     """
 
     conversation_id: int
@@ -30,6 +33,7 @@ class DialogueTurn:
     kind: MessageKind
     text: str
     attachments: tuple[dict[str, Any], ...] = ()
+    retry: bool = False
 
 
 @dataclass(frozen=True, slots=True)
