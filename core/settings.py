@@ -35,6 +35,11 @@ class VkMode(StrEnum):
     CALLBACK = "callback"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
@@ -57,6 +62,7 @@ class Settings(BaseSettings):
     org_name: str = Field("Администрация города", validation_alias=_env("DJINN_ORG_NAME"))
     data_dir: Path = Field(Path("data"), validation_alias=_env("DJINN_DATA_DIR"))
     log_level: str = Field("INFO", validation_alias=_env("DJINN_LOG_LEVEL", "LOG_LEVEL"))
+    log_format: LogFormat = Field(LogFormat.TEXT, validation_alias=_env("DJINN_LOG_FORMAT"))
 
     database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
     redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))

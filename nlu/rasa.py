@@ -233,7 +233,13 @@ def bot_messages(body: Any) -> list[BotMessage]:
     for item in body:
         message = _message(item) if isinstance(item, dict) else None
         if message is None:
-            log.warning("ignoring a Rasa message Djinn cannot show: %.200r", item)
+            # Its shape only: the text can hold the appeal summary (address, phone).
+            shape = (
+                {str(key): type(value).__name__ for key, value in item.items()}
+                if isinstance(item, dict)
+                else type(item).__name__
+            )
+            log.warning("ignoring a Rasa message Djinn cannot show: %s", shape)
         elif messages and not messages[-1].buttons and not message.buttons:
             messages[-1] = BotMessage(f"{messages[-1].text}\n\n{message.text}")
         else:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from bots.cli.db import db
 from bots.cli.kb import kb
 from bots.cli.nlu import nlu
 from bots.cli.run import bot, run
+from core.logs import configure_logging
 from core.settings import Settings
 
 
@@ -18,12 +17,7 @@ from core.settings import Settings
 def cli(ctx: click.Context) -> None:
     """Djinn — контакт-центр администрации: бот для Telegram и VK, база знаний, операторы."""
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("aiogram.event", "httpx", "faiss.loader", "alembic.runtime.migration"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.log_format)
     ctx.obj = settings
 
 

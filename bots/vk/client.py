@@ -24,7 +24,10 @@ class FailingRescheduler(ABCRequestRescheduler):
     async def reschedule(
         self, ctx_api: ABCAPI | API, method: str, data: dict[str, Any], recent_response: Any
     ) -> dict[str, Any]:
-        raise VkUnavailable(f"{method}: VK answered {str(recent_response)[:200]!r}")
+        # Not the answer itself: it may echo the message sent to a citizen.
+        kind = type(recent_response).__name__
+        size = f", {len(recent_response)} characters" if isinstance(recent_response, str) else ""
+        raise VkUnavailable(f"{method}: VK answered no JSON ({kind}{size})")
 
 
 def build_api(token: str, api_url: str) -> API:

@@ -14,6 +14,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from rasa_sdk import Action
 from rasa_sdk.endpoint import create_app
@@ -21,6 +22,7 @@ from rasa_sdk.executor import ActionExecutor
 
 from core.appeals import AppealRepository
 from core.db import SessionFactory, create_engine, create_session_factory
+from core.logs import configure_logging, conversation_scope
 from core.redis import open_redis
 from core.settings import Settings
 from handoff.service import HandoffService
@@ -79,8 +81,19 @@ def build_actions(services: ActionServices) -> list[Action]:
     ]
 
 
+class ConversationExecutor(ActionExecutor):
+    """Runs each action call inside its conversation's logging scope: Rasa's sender id
+    is our conversation id (`nlu.rasa`)."""
+
+    async def run(self, action_call: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        sender = action_call.get("sender_id")
+        conversation = int(sender) if isinstance(sender, str) and sender.isdigit() else sender
+        with conversation_scope(conversation):
+            return await super().run(action_call, *args, **kwargs)
+
+
 def build_executor(services: ActionServices) -> ActionExecutor:
-    executor = ActionExecutor()
+    executor = ConversationExecutor()
     for action in build_actions(services):
         executor.register_action(action)
     return executor
@@ -149,9 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     args = parser.parse_args(argv)
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
 
     async def run() -> None:
         stop = asyncio.Event()
