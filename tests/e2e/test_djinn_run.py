@@ -33,6 +33,7 @@ async def djinn(fakes, demo_data_dir: Path) -> AsyncIterator[asyncio.subprocess.
     env = {
         **os.environ,
         "DJINN_DATA_DIR": str(demo_data_dir),
+        "DJINN_METRICS_PORT": "0",
         "TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN,
         "TELEGRAM_API_URL": tg.api_url,
         "VK_GROUP_TOKEN": vk.token,

@@ -54,6 +54,7 @@ async def test_djinn_run_starts_rasa_and_the_action_server_and_stops_them(
         env = {
             **os.environ,
             "DJINN_DATA_DIR": str(demo_data_dir),
+            "DJINN_METRICS_PORT": "0",
             "TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN,
             "TELEGRAM_API_URL": tg.api_url,
             "DJINN_RASA": "on",

@@ -82,7 +82,7 @@ def test_run_without_tokens_starts_and_names_what_is_missing(demo_data_dir):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "DJINN_DATA_DIR": str(demo_data_dir)},
+        env={**os.environ, "DJINN_DATA_DIR": str(demo_data_dir), "DJINN_METRICS_PORT": "0"},
     )
     lines: list[str] = []
     try:
