@@ -1,5 +1,6 @@
 """HTTP control endpoints under ``/_fake/`` so another process (or a person with curl) can
-drive the fake: inject updates, inject faults, block chats and read what the bot sent."""
+drive the fake: inject updates, inject faults and outages, block chats and read what the bot
+sent."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ def add_control_routes(app: web.Application, fake: FakeTelegram) -> None:
     app.router.add_post("/_fake/updates", control.inject)
     app.router.add_post("/_fake/updates/{update_id}/redeliver", control.redeliver)
     app.router.add_post("/_fake/faults", control.add_fault)
+    app.router.add_post("/_fake/outage", control.outage)
+    app.router.add_delete("/_fake/outage", control.outage)
     app.router.add_post("/_fake/blocked/{chat_id}", control.block)
     app.router.add_delete("/_fake/blocked/{chat_id}", control.block)
     app.router.add_get("/_fake/chats/{chat_id}/messages", control.messages)
@@ -79,6 +82,17 @@ class _Control:
             self._fake.fail_next(method, times, status=status, retry_after=retry_after)
         return web.json_response({"ok": True})
 
+    async def outage(self, request: web.Request) -> web.Response:
+        if request.method == "DELETE":
+            self._fake.restore()
+            return web.json_response({"ok": True})
+        body = await _json_body(request)
+        try:
+            self._fake.outage(int(body.get("status", 502)))
+        except ValueError as error:
+            raise web.HTTPBadRequest(text=str(error)) from None
+        return web.json_response({"ok": True})
+
     async def block(self, request: web.Request) -> web.Response:
         chat_id = int(request.match_info["chat_id"])
         if request.method == "DELETE":
@@ -103,12 +117,14 @@ class _Control:
         return web.json_response([asdict(r) for r in found])
 
     async def summary(self, request: web.Request) -> web.Response:
-        state = self._fake.state
+        state, limits = self._fake.state, self._fake.rate_limits
         return web.json_response(
             {
                 "api_url": self._fake.api_url,
                 "bot": state.bot_user,
                 "pending_updates": len(state.queue),
+                "outage": state.outage,
+                "rate_limits": asdict(limits) if limits is not None else None,
                 "webhook": asdict(state.webhook) if state.webhook else None,
                 "chats": sorted(state.chats),
                 "blocked": sorted(state.blocked),

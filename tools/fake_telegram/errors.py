@@ -53,3 +53,16 @@ _SERVER_ERRORS = {
 
 def server_error(code: int) -> ApiError:
     return ApiError(code, _SERVER_ERRORS.get(code, "Internal Server Error"))
+
+
+def status_error(status: int, retry_after: int = 1) -> ApiError:
+    """The error body Telegram sends with ``status``, for injected faults and outages."""
+    if status == 429:
+        return too_many_requests(retry_after)
+    if status == 403:
+        return blocked_by_user()
+    if status >= 500:
+        return server_error(status)
+    error = bad_request("injected failure")
+    error.code = status
+    return error

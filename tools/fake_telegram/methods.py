@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tools.fake_telegram.errors import ApiError, bad_request
+from tools.fake_telegram.errors import ApiError, bad_request, status_error
 from tools.fake_telegram.state import FakeState, Webhook
 from tools.fake_telegram.validation import (
     CALLBACK_ANSWER_LIMIT,
@@ -69,6 +69,9 @@ async def get_updates(state: FakeState, params: dict[str, Any]) -> Any:
     state.changed.notify()
     deadline = time.monotonic() + timeout
     while True:
+        if state.outage is not None:
+            # A poll held open when Telegram goes down ends with the outage, not an update.
+            raise status_error(state.outage)
         if state.poll_generation != generation:
             raise ApiError(
                 409,

@@ -14,14 +14,15 @@ from aiohttp import ClientSession, web
 
 from tools.fake_telegram.citizens import Citizen
 from tools.fake_telegram.control import add_control_routes
-from tools.fake_telegram.errors import (
-    ApiError,
-    bad_request,
-    blocked_by_user,
-    server_error,
-    too_many_requests,
+from tools.fake_telegram.errors import ApiError, status_error
+from tools.fake_telegram.limits import (
+    SENDING_METHODS,
+    TELEGRAM_LIMITS,
+    Clock,
+    FloodControl,
+    RateLimits,
 )
-from tools.fake_telegram.methods import METHODS
+from tools.fake_telegram.methods import METHODS, Method
 from tools.fake_telegram.params import read_params
 from tools.fake_telegram.state import FakeState, Fault, RecordedRequest
 from tools.fake_telegram.webhook import deliver_updates
@@ -36,6 +37,9 @@ class FakeTelegram:
     update ids and the serials behind file ids and callback query ids start: fakes
     started one after another that feed one database (as one bot's updates would) need
     ids that do not repeat, as Telegram's never do.
+
+    ``rate_limits`` are Telegram's flood limits on sending messages (see `RateLimits`);
+    ``None`` lifts them. ``clock`` is what their windows are measured by.
     """
 
     def __init__(
@@ -47,6 +51,8 @@ class FakeTelegram:
         bot_username: str = "djinn_test_bot",
         webhook_retry_delay: float = 0.1,
         first_id: int = 1,
+        rate_limits: RateLimits | None = TELEGRAM_LIMITS,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.token = token
         self.host = host
@@ -62,6 +68,10 @@ class FakeTelegram:
             },
             _update_ids=itertools.count(first_id),
             _serials=itertools.count(first_id),
+        )
+        self.rate_limits = rate_limits
+        self._flood = (
+            FloodControl(rate_limits, self.state.chats, clock) if rate_limits is not None else None
         )
         self._runner: web.AppRunner | None = None
         self._client: ClientSession | None = None
@@ -110,6 +120,8 @@ class FakeTelegram:
         await self.close()
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
+        if self.state.outage is not None:
+            return await self._unavailable(request)
         if self.token is not None and request.match_info["token"] != self.token:
             return _error(ApiError(401, "Unauthorized"))
         method = request.match_info["method"]
@@ -127,15 +139,33 @@ class FakeTelegram:
         implementation = METHODS.get(method.lower())
         try:
             if fault is not None:
-                raise _fault_error(fault)
+                raise status_error(fault.status or 400, fault.retry_after)
             if implementation is None:
                 raise ApiError(404, "Not Found")
-            result = await implementation(self.state, params)
+            result = await self._run(method, implementation, params)
         except ApiError as error:
             record.status = error.code
             return _error(error)
         record.status = 200
         return web.json_response({"ok": True, "result": result})
+
+    async def _run(self, method: str, implementation: Method, params: dict[str, Any]) -> Any:
+        flood = self._flood if method.lower() in SENDING_METHODS else None
+        if flood is not None:
+            flood.check(params.get("chat_id"))
+        result = await implementation(self.state, params)
+        if flood is not None:
+            flood.count(params.get("chat_id"))
+        return result
+
+    async def _unavailable(self, request: web.Request) -> web.Response:
+        assert self.state.outage is not None
+        error = status_error(self.state.outage)
+        params: dict[str, Any] = {}
+        with contextlib.suppress(ApiError):
+            params = await read_params(request)
+        self.state.record(request.match_info["method"], params).status = error.code
+        return _error(error)
 
     # --- driving the fake from tests ---
 
@@ -161,6 +191,18 @@ class FakeTelegram:
     def drop_next(self, method: str, times: int = 1) -> None:
         """Close the connection without an answer on the next ``times`` calls."""
         self.state.add_fault(method, Fault(times, None))
+
+    def outage(self, status: int = 502) -> None:
+        """Answer every Bot API method with ``status`` until `restore`; citizens' updates
+        keep queueing and are delivered afterwards."""
+        if not 400 <= status < 600:
+            raise ValueError(f"an outage answers an HTTP error status, not {status}")
+        self.state.outage = status
+        self.state.changed.notify()
+
+    def restore(self) -> None:
+        self.state.outage = None
+        self.state.changed.notify()
 
     def block(self, chat_id: int) -> None:
         self.state.blocked.add(chat_id)
@@ -214,18 +256,6 @@ class FakeTelegram:
             if remaining <= 0:
                 raise TimeoutError(f"waited {timeout} s for {what}")
             await self.state.changed.wait(remaining)
-
-
-def _fault_error(fault: Fault) -> ApiError:
-    if fault.status == 429:
-        return too_many_requests(fault.retry_after)
-    if fault.status == 403:
-        return blocked_by_user()
-    if fault.status is not None and fault.status >= 500:
-        return server_error(fault.status)
-    error = bad_request("injected failure")
-    error.code = fault.status or 400
-    return error
 
 
 def _error(error: ApiError) -> web.Response:

@@ -102,6 +102,7 @@ class FakeState:
     faults: dict[str, list[Fault]] = field(default_factory=lambda: defaultdict(list))
     changed: Notifier = field(default_factory=Notifier)
     poll_generation: int = 0
+    outage: int | None = None  # the HTTP status every method answers while Telegram is down
     closing: bool = False
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _message_ids: dict[int, itertools.count[int]] = field(default_factory=dict)

@@ -17,7 +17,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 async def deliver_updates(state: FakeState, session: ClientSession, retry_delay: float) -> None:
     while not state.closing:
         webhook = state.webhook
-        batch = state.take_batch(1) if webhook is not None else []
+        # Updates wait out an outage in the queue, as they do at Telegram.
+        up = webhook is not None and state.outage is None
+        batch = state.take_batch(1) if up else []
         if webhook is None or not batch:
             await state.changed.wait(1.0)
             continue

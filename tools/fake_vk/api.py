@@ -15,6 +15,8 @@ def call(world: VkWorld, method: str, params: dict[str, str], longpoll_url: str)
     """Run ``method``; return the value for ``{"response": ...}`` or raise ``VkError``."""
     if params.get("access_token") != world.token:
         raise VkError(5, ERROR_MESSAGES[5])
+    if not world.admit_call():
+        raise VkError(6, ERROR_MESSAGES[6])
     handler = METHODS.get(method)
     if handler is None:
         raise VkError(3, ERROR_MESSAGES[3])

@@ -30,8 +30,11 @@ def add_routes(app: web.Application, vk: FakeVk) -> None:
         "unblock",
         "users",
         "callback",
+        "outage",
+        "restore",
     ):
         app.router.add_post(f"/_fake/{name}", _guarded(getattr(controls, name)))
+    app.router.add_delete("/_fake/outage", _guarded(controls.restore))
     app.router.add_post("/_fake/longpoll/fail", _guarded(controls.longpoll_fail))
     app.router.add_post("/_fake/callback/confirm", _guarded(controls.confirm))
     app.router.add_get("/_fake/sent", _guarded(controls.sent))
@@ -104,6 +107,15 @@ class Controls:
     async def unblock(self, request: web.Request) -> web.Response:
         body = await _body(request)
         self.vk.unblock_peer(int(body["peer_id"]))
+        return web.json_response({"ok": True})
+
+    async def outage(self, request: web.Request) -> web.Response:
+        body = await _body(request) if request.body_exists else {}
+        self.vk.outage(int(body.get("status", 502)))
+        return web.json_response({"ok": True})
+
+    async def restore(self, request: web.Request) -> web.Response:
+        self.vk.restore()
         return web.json_response({"ok": True})
 
     async def longpoll_fail(self, request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from types import TracebackType
 from typing import Any
 
@@ -14,6 +15,7 @@ from aiohttp import web
 
 from tools.fake_vk import api, control
 from tools.fake_vk.callback import CallbackPusher
+from tools.fake_vk.limits import RANDOM_ID_WINDOW, VK_COMMUNITY_LIMIT, Clock, RateLimit
 from tools.fake_vk.validation import VkError
 from tools.fake_vk.world import ERROR_MESSAGES, Fault, VkWorld
 
@@ -24,7 +26,8 @@ class FakeVk(VkWorld):
     """A VK community and its citizens, served over HTTP.
 
     ``async with FakeVk() as vk:`` starts it on a free port; ``vk.api_url`` is the
-    VK_API_URL for the bot.
+    VK_API_URL for the bot. See `VkWorld` for ``random_id_window``, ``rate_limit`` and
+    ``clock``.
     """
 
     def __init__(
@@ -34,10 +37,20 @@ class FakeVk(VkWorld):
         group_id: int = 1000,
         host: str = "127.0.0.1",
         port: int = 0,
+        random_id_window: float = RANDOM_ID_WINDOW,
+        rate_limit: RateLimit | None = VK_COMMUNITY_LIMIT,
+        clock: Clock = time.monotonic,
     ) -> None:
-        super().__init__(token=token, group_id=group_id)
+        super().__init__(
+            token=token,
+            group_id=group_id,
+            random_id_window=random_id_window,
+            rate_limit=rate_limit,
+            clock=clock,
+        )
         self.host = host
         self.port = port
+        self.outage_status: int | None = None
         self.callback: CallbackPusher | None = None
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
@@ -90,6 +103,20 @@ class FakeVk(VkWorld):
     ) -> None:
         await self.close()
 
+    # --- outages ----------------------------------------------------------------------
+
+    def outage(self, status: int = 502) -> None:
+        """Answer every API method and long poll with HTTP ``status`` until `restore`;
+        citizens' events keep arriving and are delivered afterwards."""
+        if not 400 <= status < 600:
+            raise ValueError(f"an outage answers an HTTP error status, not {status}")
+        self.outage_status = status
+        self._wake()
+
+    def restore(self) -> None:
+        self.outage_status = None
+        self._wake()
+
     # --- Callback API ---------------------------------------------------------------
 
     def use_callback(
@@ -128,6 +155,8 @@ class FakeVk(VkWorld):
         method = request.match_info["method"]
         params = await _params(request)
         self.record(method, {k: v for k, v in params.items() if k != "access_token"})
+        if self.outage_status is not None:
+            return _down(self.outage_status)
         fault = self.take_fault(method)
         if fault is not None:
             return _fault_response(request, fault, method, params)
@@ -140,6 +169,8 @@ class FakeVk(VkWorld):
     async def _longpoll(self, request: web.Request) -> web.StreamResponse:
         params = await _params(request)
         self.record("longpoll", params)
+        if self.outage_status is not None:
+            return _down(self.outage_status)
         fault = self.take_fault("longpoll")
         if fault is not None:
             return _fault_response(request, fault, "longpoll", params)
@@ -149,6 +180,9 @@ class FakeVk(VkWorld):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:
+            if self.outage_status is not None:
+                # A poll held open when VK goes down ends with the outage, not with events.
+                return _down(self.outage_status)
             answer = self._longpoll_answer(params)
             remaining = deadline - loop.time()
             if answer is not None or remaining <= 0 or self._closing:
@@ -205,8 +239,13 @@ def _fault_response(
     if fault.kind == "error":
         return _error(fault.code, ERROR_MESSAGES.get(fault.code, "Unknown error"), method, params)
     if fault.kind == "http":
-        return web.Response(status=fault.code, text=f"<html><h1>{fault.code}</h1></html>")
+        return _down(fault.code)
     # Dropping the connection: the client sees it closed without an answer.
     if request.transport is not None:
         request.transport.close()
     return web.Response()
+
+
+def _down(status: int) -> web.Response:
+    # VK's front servers answer an HTTP error with a bare HTML page, not a VK error object.
+    return web.Response(status=status, text=f"<html><h1>{status}</h1></html>")

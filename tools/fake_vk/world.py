@@ -12,6 +12,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tools.fake_vk import events
+from tools.fake_vk.limits import (
+    RANDOM_ID_WINDOW,
+    VK_COMMUNITY_LIMIT,
+    Clock,
+    RateLimit,
+    SlidingWindow,
+)
 
 ERROR_MESSAGES = {
     3: "Unknown method passed",
@@ -47,18 +54,37 @@ class Fault:
 
 
 class VkWorld:
-    """The community's side of VK: events waiting for the bot and everything the bot did."""
+    """The community's side of VK: events waiting for the bot and everything the bot did.
 
-    def __init__(self, *, token: str, group_id: int) -> None:
+    ``messages.send`` treats a repeated (peer_id, random_id) as the same message for
+    ``random_id_window`` seconds; ``rate_limit`` refuses API calls past it with error 6
+    (``None`` lifts it). ``clock`` measures both.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        group_id: int,
+        random_id_window: float = RANDOM_ID_WINDOW,
+        rate_limit: RateLimit | None = VK_COMMUNITY_LIMIT,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.token = token
         self.group_id = group_id
+        self.random_id_window = random_id_window
+        self.rate_limit = rate_limit
+        self._clock = clock
+        self._calls = (
+            SlidingWindow(rate_limit.calls, rate_limit.window, clock) if rate_limit else None
+        )
         self.requests: list[RecordedRequest] = []
         self.history: list[Any] = []
         self.event_answers: list[dict[str, str]] = []
         self.users: dict[int, tuple[str, str]] = {}
         self.event_listeners: list[Callable[[Any], None]] = []
         self._sent: dict[int, list[SentMessage]] = defaultdict(list)
-        self._by_random_id: dict[int, SentMessage] = {}
+        self._by_random_id: dict[tuple[int, int], tuple[float, SentMessage]] = {}
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._blocked: dict[int, int] = {}
         self._longpoll_failures: deque[int] = deque()
@@ -186,6 +212,10 @@ class VkWorld:
         queue = self._faults.get(method)
         return queue.popleft() if queue else None
 
+    def admit_call(self) -> bool:
+        """Count an API call against the rate limit; False when it is one too many."""
+        return self._calls is None or self._calls.admit()
+
     def blocked_code(self, peer_id: int) -> int | None:
         return self._blocked.get(peer_id)
 
@@ -197,13 +227,16 @@ class VkWorld:
         keyboard: dict[str, Any] | None,
         attachment: str | None,
     ) -> SentMessage:
-        """Store a sent message; a repeated non-zero ``random_id`` returns the first one."""
-        if random_id and random_id in self._by_random_id:
-            return self._by_random_id[random_id]
+        """Store a sent message; a non-zero ``random_id`` repeated to the same peer within
+        the window (counted from the first send) returns the first message instead."""
+        now = self._clock()
+        first = self._by_random_id.get((peer_id, random_id)) if random_id else None
+        if first is not None and now - first[0] < self.random_id_window:
+            return first[1]
         message = SentMessage(self._take_id(), peer_id, random_id, text, keyboard, attachment)
         self._sent[peer_id].append(message)
         if random_id:
-            self._by_random_id[random_id] = message
+            self._by_random_id[peer_id, random_id] = (now, message)
         self._wake()
         return message
 
