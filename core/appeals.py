@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory
 from core.models import Appeal, Conversation, Identity, utcnow
@@ -73,49 +76,65 @@ class AppealRepository:
     async def register(self, draft: AppealDraft) -> AppealRecord:
         """Store ``draft`` with the next registration number of the year (``2026-000123``).
 
+        Registering the same draft again (a turn the dialogue repeated or rewound after
+        the appeal was stored) registers nothing and returns the appeal already stored,
+        with its number; see `idempotency_key`.
+
         Raises:
             LookupError: When the conversation does not exist (any more).
         """
+        key = idempotency_key(draft)
         for attempt in range(_NUMBER_ATTEMPTS):
             try:
-                async with self._sessions.begin() as session:
-                    found = await session.execute(
-                        select(Identity.citizen_id, Conversation.channel)
-                        .join(Conversation, Conversation.identity_id == Identity.id)
-                        .where(Conversation.id == draft.conversation_id)
-                    )
-                    row = found.first()
-                    if row is None:
-                        raise LookupError(f"conversation {draft.conversation_id} not found")
-                    now = utcnow()
-                    prefix = f"{now.year}-"
-                    last = await session.scalar(
-                        select(func.max(Appeal.number)).where(Appeal.number.like(prefix + "%"))
-                    )
-                    sequence = int(last.removeprefix(prefix)) + 1 if last else 1
-                    appeal = Appeal(
-                        number=f"{prefix}{sequence:06d}",
-                        citizen_id=row.citizen_id,
-                        conversation_id=draft.conversation_id,
-                        channel=row.channel,
-                        category=draft.category,
-                        address=draft.address,
-                        description=draft.description,
-                        photos=draft.photos or None,
-                        phone=draft.phone,
-                        consent_at=draft.consent_at,
-                        consent_text=draft.consent_text,
-                        status=REGISTERED,
-                        created_at=now,
-                    )
-                    session.add(appeal)
-                    await session.flush()
-                    return _record(appeal)
+                return await self._insert(draft, key)
             except IntegrityError:
-                # Another process took the number between our read and our insert.
+                # The same draft was registered concurrently, or another appeal took the
+                # number between our read and our insert.
+                existing = await self._by_key(key)
+                if existing is not None:
+                    return existing
                 if attempt == _NUMBER_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+    async def _insert(self, draft: AppealDraft, key: str) -> AppealRecord:
+        async with self._sessions.begin() as session:
+            existing = await session.scalar(select(Appeal).where(Appeal.idempotency_key == key))
+            if existing is not None:
+                return _record(existing)
+            found = await session.execute(
+                select(Identity.citizen_id, Conversation.channel)
+                .join(Conversation, Conversation.identity_id == Identity.id)
+                .where(Conversation.id == draft.conversation_id)
+            )
+            row = found.first()
+            if row is None:
+                raise LookupError(f"conversation {draft.conversation_id} not found")
+            now = utcnow()
+            appeal = Appeal(
+                number=await _next_number(session, now.year),
+                citizen_id=row.citizen_id,
+                conversation_id=draft.conversation_id,
+                channel=row.channel,
+                category=draft.category,
+                address=draft.address,
+                description=draft.description,
+                photos=draft.photos or None,
+                phone=draft.phone,
+                consent_at=draft.consent_at,
+                consent_text=draft.consent_text,
+                status=REGISTERED,
+                idempotency_key=key,
+                created_at=now,
+            )
+            session.add(appeal)
+            await session.flush()
+            return _record(appeal)
+
+    async def _by_key(self, key: str) -> AppealRecord | None:
+        async with self._sessions() as session:
+            appeal = await session.scalar(select(Appeal).where(Appeal.idempotency_key == key))
+            return None if appeal is None else _record(appeal)
 
     async def of_conversation_citizen(
         self, conversation_id: int, *, number: str | None = None, limit: int = 5
@@ -145,6 +164,35 @@ class AppealRepository:
                 query.order_by(Appeal.created_at.desc(), Appeal.id.desc()).limit(limit)
             )
             return [_record(a) for a in rows]
+
+
+def idempotency_key(draft: AppealDraft) -> str:
+    """The draft's identity: the conversation, the moment of consent and every collected
+    field (sha256, hex). A second submission of one filled form has the same key; a form
+    filled again (a new consent) or with any field changed has another."""
+    consent_at = draft.consent_at
+    if consent_at.tzinfo is not None:
+        consent_at = consent_at.astimezone(UTC)
+    fields = [
+        draft.conversation_id,
+        consent_at.isoformat(),
+        draft.category,
+        draft.address,
+        draft.description,
+        draft.photos,
+        draft.phone,
+    ]
+    canonical = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _next_number(session: AsyncSession, year: int) -> str:
+    prefix = f"{year}-"
+    last = await session.scalar(
+        select(func.max(Appeal.number)).where(Appeal.number.like(prefix + "%"))
+    )
+    sequence = int(last.removeprefix(prefix)) + 1 if last else 1
+    return f"{prefix}{sequence:06d}"
 
 
 def _record(appeal: Appeal) -> AppealRecord:

@@ -1,15 +1,20 @@
 """The Rasa server as a dialogue engine: its REST channel answers each turn, and its
 health endpoints (with the action server's) say whether it can.
 
-A reply that misses the timeout is not cancelled: Rasa finishes the turn (so its
-tracker is whole), the reply is dropped because the citizen already got the fallback's
-answer, and the turn is rewound in Rasa's tracker, so Rasa goes on from the last thing
-the citizen actually saw from it. The next turn of that conversation waits for this.
+A turn whose reply the citizen does not get from Rasa (Rasa failed, answered garbage,
+nothing, or too late) is undone in Rasa's tracker if Rasa applied it, so Rasa goes on from
+the last thing the citizen actually saw from it; only that turn, never blindly (a turn
+Rasa failed before logging it leaves the previous one in place). A reply that misses the
+timeout is not cancelled: Rasa finishes the turn, the reply is dropped (the citizen
+already got the fallback's answer) and the turn is undone then; the next turn of that
+conversation waits for this. A turn handed to us again (``DialogueTurn.retry``) whose
+earlier attempt reached Rasa is undone before it is posted, so Rasa applies it once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Coroutine
@@ -19,36 +24,19 @@ import aiohttp
 
 from core.domain import Button, MessageKind
 from nlu.engine import BotMessage, DialogueTurn
+from nlu.rasa_tracker import LazySession, RasaTracker
 from nlu.resilient import DialogueUnavailable, ResilientDialogueEngine
 
 log = logging.getLogger(__name__)
 
 WEBHOOK = "/webhooks/rest/webhook"
 MEDIA_MESSAGE = "/send_media"
-# Below Sanic's keep-alive (5 s), so we never send on a connection Rasa is closing.
-KEEPALIVE = 3.0
 
 __all__ = ["DialogueUnavailable", "RasaDialogueEngine", "RasaHealth", "ResilientDialogueEngine"]
 
 
-class _Client:
-    """An aiohttp session opened on first use, inside the running loop."""
-
-    def __init__(self, total_timeout: float) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=total_timeout)
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=self._timeout, connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE)
-            )
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+class _NotSent(DialogueUnavailable):
+    """No connection to Rasa: the message never reached it, there is nothing to undo."""
 
 
 class RasaDialogueEngine:
@@ -63,7 +51,8 @@ class RasaDialogueEngine:
     def __init__(self, url: str, *, timeout: float, late_limit: float = 120.0) -> None:
         self._url = url.rstrip("/")
         self._timeout = timeout
-        self._client = _Client(max(late_limit, timeout))
+        self._client = LazySession(max(late_limit, timeout))
+        self._tracker = RasaTracker(self._url, self._client)
         self._late: dict[int, asyncio.Task[None]] = {}
 
     async def __aenter__(self) -> Self:
@@ -88,22 +77,28 @@ class RasaDialogueEngine:
         """
         conversation = turn.conversation_id
         await self._settle(conversation)
+        if turn.retry:
+            await self._forget_earlier_attempt(turn)
         request = asyncio.ensure_future(self._post(turn))
         try:
             body = await asyncio.wait_for(asyncio.shield(request), self._timeout)
+            messages = bot_messages(body)
+            if not messages:
+                raise DialogueUnavailable("an empty reply")
         except TimeoutError:
-            self._track(conversation, self._drop_late(turn, request))
+            self._track(conversation, self._forget_late(turn, request))
             raise DialogueUnavailable(f"no reply within {self._timeout:g} s") from None
+        except _NotSent:
+            raise
+        except DialogueUnavailable:
+            self._track(conversation, self._forget_failed(turn))
+            raise
         except asyncio.CancelledError:
             request.cancel()
             raise
-        messages = bot_messages(body)
-        if not messages:
-            self._track(conversation, self._rewind(conversation))
-            raise DialogueUnavailable("an empty reply")
         return messages
 
-    def _track(self, conversation: int, work: Coroutine[Any, Any, None]) -> None:
+    def _track(self, conversation: int, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
         self._late[conversation] = task
 
@@ -112,15 +107,47 @@ class RasaDialogueEngine:
                 del self._late[conversation]
 
         task.add_done_callback(forget)
+        return task
 
     async def _settle(self, conversation: int) -> None:
-        """Wait until a late reply of this conversation was dropped and rewound."""
+        """Wait until a failed or late turn of this conversation was undone in Rasa."""
         task = self._late.get(conversation)
         if task is None:
             return
         done, _ = await asyncio.wait([task], timeout=self._timeout)
         if not done:
             raise DialogueUnavailable("the previous message is still being processed")
+
+    async def _forget_earlier_attempt(self, turn: DialogueTurn) -> None:
+        """Undo the message in Rasa if an earlier attempt of it got there; without an
+        answer from Rasa the message is not posted (it could be applied twice)."""
+        undo = self._track(turn.conversation_id, self._undo_retried(turn))
+        try:
+            await asyncio.wait_for(asyncio.shield(undo), self._timeout)
+        except TimeoutError:
+            raise DialogueUnavailable("Rasa did not say whether it has the message") from None
+
+    async def _undo_retried(self, turn: DialogueTurn) -> None:
+        if await self._tracker.forget(turn):
+            log.info("conversation %s: Rasa had applied the retried message %s; rewound",
+                     turn.conversation_id, turn.message_id)  # fmt: skip
+
+    async def _forget_late(self, turn: DialogueTurn, request: asyncio.Future[Any]) -> None:
+        with contextlib.suppress(DialogueUnavailable):
+            await request
+        await self._forget_failed(turn)
+
+    async def _forget_failed(self, turn: DialogueTurn) -> None:
+        """Undo ``turn`` in Rasa if Rasa applied it: the citizen got another answer."""
+        try:
+            rewound = await self._tracker.forget(turn)
+        except DialogueUnavailable as error:
+            log.warning("conversation %s: could not undo a failed turn in Rasa: %s",
+                        turn.conversation_id, error)  # fmt: skip
+            return
+        if rewound:
+            log.info("conversation %s: Rasa's reply never reached the citizen; turn rewound",
+                     turn.conversation_id)  # fmt: skip
 
     async def _post(self, turn: DialogueTurn) -> Any:
         media = turn.kind != MessageKind.TEXT
@@ -142,35 +169,14 @@ class RasaDialogueEngine:
                 raw = await response.text()
                 if response.status != 200:
                     raise DialogueUnavailable(f"HTTP {response.status} from Rasa")
+        except aiohttp.ClientConnectorError as error:
+            raise _NotSent(f"Rasa unreachable ({error!r})") from error
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise DialogueUnavailable(f"Rasa unreachable ({error!r})") from error
         try:
             return json.loads(raw)
         except ValueError as error:
             raise DialogueUnavailable("a reply that is not JSON") from error
-
-    async def _drop_late(self, turn: DialogueTurn, request: asyncio.Future[Any]) -> None:
-        try:
-            await request
-        except DialogueUnavailable:
-            return
-        log.info(
-            "Rasa answered conversation %s after the timeout; the reply is dropped and the "
-            "turn rewound",
-            turn.conversation_id,
-        )
-        await self._rewind(turn.conversation_id)
-
-    async def _rewind(self, conversation: int) -> None:
-        """Make Rasa forget the last user turn (its reply never reached the citizen)."""
-        url = f"{self._url}/conversations/{conversation}/tracker/events"
-        try:
-            async with self._client.session.post(url, json={"event": "rewind"}) as response:
-                if response.status != 200:
-                    log.warning("Rasa refused to rewind conversation %s: HTTP %s",
-                                conversation, response.status)  # fmt: skip
-        except (aiohttp.ClientError, OSError, TimeoutError) as error:
-            log.warning("could not rewind conversation %s in Rasa: %r", conversation, error)
 
 
 class RasaHealth:
@@ -187,7 +193,7 @@ class RasaHealth:
             "Rasa": rasa_url.rstrip("/") + "/status",
             "action server": action_server_url.rstrip("/") + "/health",
         }
-        self._client = _Client(timeout)
+        self._client = LazySession(timeout)
 
     async def problem(self) -> str | None:
         """None when both answer; otherwise what is wrong, for the log."""

@@ -3,6 +3,7 @@ driven as the action server drives them."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -91,6 +92,18 @@ async def test_submit_stores_the_appeal_and_tells_the_number(services, actions):
     assert all(value is None for value in slot_events(events).values())
 
 
+async def test_submitting_a_rewound_appeal_again_registers_it_once(services, actions):
+    conversation = await open_conversation(services)
+    tracker = make_tracker("/affirm", "affirm", sender_id=conversation, slots=FILLED)
+    _, first = await run(actions["action_submit_appeal"], tracker)
+    _, again = await run(actions["action_submit_appeal"], tracker)
+
+    async with services.sessions() as session:
+        [appeal] = (await session.scalars(select(Appeal))).all()
+    assert texts_of(again) == texts_of(first)
+    assert appeal.number in texts_of(again)[0]
+
+
 async def test_registration_numbers_count_up_within_the_year(services):
     conversation = await open_conversation(services)
     repository = AppealRepository(services.sessions)
@@ -98,7 +111,7 @@ async def test_registration_numbers_count_up_within_the_year(services):
         conversation, "other", "адрес", "описание", [], "+79123456789", CONSENT_AT, "согласие"
     )
     first = await repository.register(draft)
-    second = await repository.register(draft)
+    second = await repository.register(dataclasses.replace(draft, description="другое"))
     year, number = first.number.split("-")
     assert second.number == f"{year}-{int(number) + 1:06d}"
 

@@ -1,7 +1,8 @@
-"""The Rasa client against a fake Rasa on 127.0.0.1: both reply shapes, and every way
-Rasa can fail a turn."""
+"""The Rasa client against a fake Rasa on 127.0.0.1: both reply shapes, every way Rasa
+can fail a turn, and what of a failed or retried turn is undone in Rasa's tracker."""
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator
 
@@ -10,7 +11,8 @@ import pytest
 from core.domain import Button, Channel, MessageKind
 from nlu.engine import BotMessage, DialogueTurn
 from nlu.rasa import DialogueUnavailable, RasaDialogueEngine, RasaHealth
-from tests.fake_rasa import FakeRasa, held, raw, reply
+from nlu.rasa_tracker import UNDO_TURN
+from tests.fake_rasa import FakeRasa, Unlogged, held, later, raw, reply
 
 
 def turn(text: str = "хочу подать заявку", conversation: int = 7, **values) -> DialogueTurn:
@@ -115,38 +117,76 @@ async def test_media_is_sent_as_send_media_with_its_kind_and_files(rasa, engine)
     }
 
 
-@pytest.mark.parametrize(
-    "handler",
-    [
-        raw("Internal Server Error", status=500, content_type="text/plain"),
-        raw("<html>502 Bad Gateway</html>", status=502, content_type="text/html"),
-        raw("{not json"),
-        raw('{"text": "a dict, not a list"}'),
-    ],
-    ids=["500", "502", "garbage", "not-a-list"],
-)
-async def test_failures_are_reported_as_unavailable(rasa, engine, handler):
-    rasa.queue(handler)
+FAILURES = {
+    "500": raw("Internal Server Error", status=500, content_type="text/plain"),
+    "502": raw("<html>502 Bad Gateway</html>", status=502, content_type="text/html"),
+    "garbage": raw("{not json"),
+    "not-a-list": raw('{"text": "a dict, not a list"}'),
+}
+HELLO = [{"text": "Здравствуйте!"}]
+LISTENING = [{"text": "Слушаю."}]
+
+
+@pytest.mark.parametrize("failure", FAILURES.values(), ids=FAILURES.keys())
+async def test_a_failed_turn_rasa_applied_is_rewound_before_the_next_one(rasa, engine, failure):
+    rasa.queue(reply(HELLO), failure, reply(LISTENING))
+    await engine.respond(turn("привет", message_id=30))
     with pytest.raises(DialogueUnavailable):
-        await engine.respond(turn())
+        await engine.respond(turn(message_id=31))
+    assert await engine.respond(turn("алло", message_id=32)) == [BotMessage("Слушаю.")]
+    assert rasa.events == [("7", UNDO_TURN)]
+    assert rasa.calls[1:] == [
+        ("webhook", "7"),
+        ("tracker", "7"),
+        ("events", "7"),
+        ("webhook", "7"),
+    ]
+    assert rasa.applied_ids() == [30, 32]
+
+
+@pytest.mark.parametrize("status", [500, 502])
+async def test_500_before_rasa_logged_the_message_rewinds_nothing(rasa, engine, status):
+    failure = Unlogged(raw("Internal Server Error", status=status, content_type="text/plain"))
+    rasa.queue(reply(HELLO), failure, reply(LISTENING))
+    await engine.respond(turn("привет", message_id=30))
+    with pytest.raises(DialogueUnavailable, match=f"HTTP {status}"):
+        await engine.respond(turn(message_id=31))
+    assert await engine.respond(turn("алло", message_id=32)) == [BotMessage("Слушаю.")]
+    assert ("tracker", "7") in rasa.calls, "Rasa was asked what it applied"
+    assert rasa.events == [], "the previous turn, still the latest, is kept"
+    assert rasa.applied_ids() == [30, 32]
+
+
+async def test_a_failed_turn_is_not_rewound_when_rasa_cannot_say(rasa, engine, caplog):
+    rasa.queue(reply(HELLO), FAILURES["500"], reply(LISTENING))
+    await engine.respond(turn("привет", message_id=30))
+    rasa.tracker_status = 500
+    with caplog.at_level(logging.WARNING, logger="nlu.rasa"):
+        with pytest.raises(DialogueUnavailable):
+            await engine.respond(turn(message_id=31))
+        await engine.respond(turn("алло", message_id=32))
     assert rasa.events == []
+    assert "could not undo a failed turn in Rasa: HTTP 500" in caplog.text
 
 
-async def test_connection_refused_is_unavailable():
+async def test_connection_refused_is_unavailable_with_nothing_to_undo(caplog):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     async with RasaDialogueEngine(f"http://127.0.0.1:{port}", timeout=5.0) as engine:
         with pytest.raises(DialogueUnavailable, match="unreachable"):
             await engine.respond(turn())
+        assert not engine._late, "the message never reached Rasa: its tracker is not asked"
+    assert "could not undo" not in caplog.text
 
 
 async def test_an_empty_reply_is_unavailable_and_rasa_forgets_the_turn(rasa, engine):
-    rasa.queue(reply([]), reply([{"text": "Слушаю."}]))
+    rasa.queue(reply([]), reply(LISTENING))
     with pytest.raises(DialogueUnavailable, match="empty"):
         await engine.respond(turn())
-    assert await engine.respond(turn("алло")) == [BotMessage("Слушаю.")]
-    assert rasa.events == [("7", {"event": "rewind"})]
+    assert await engine.respond(turn("алло", message_id=32)) == [BotMessage("Слушаю.")]
+    assert rasa.events == [("7", UNDO_TURN)]
+    assert rasa.applied_ids() == [32]
 
 
 async def test_a_late_reply_is_dropped_and_the_turn_rewound_before_the_next_one(rasa):
@@ -158,7 +198,7 @@ async def test_a_late_reply_is_dropped_and_the_turn_rewound_before_the_next_one(
         assert rasa.events == []  # Rasa is still busy with the turn: nothing to undo yet
         release.set()
         await asyncio.wait_for(rasa.events_seen.wait(), 10)
-        assert rasa.events == [("7", {"event": "rewind"})]
+        assert rasa.events == [("7", UNDO_TURN)]
         assert await engine.respond(turn("дальше")) == [BotMessage("Следующий")]
 
 
@@ -187,7 +227,65 @@ async def test_a_late_reply_once_rewound_is_not_kept(rasa):
         async with asyncio.timeout(10):
             while engine._late:  # a conversation that never writes again leaks nothing
                 await asyncio.sleep(0.01)
-        assert rasa.events == [("7", {"event": "rewind"})]
+        assert rasa.events == [("7", UNDO_TURN)]
+
+
+async def test_a_late_failure_before_rasa_logged_the_message_rewinds_nothing(rasa):
+    release = asyncio.Event()
+    failure = Unlogged(later(release, FAILURES["500"]))
+    rasa.queue(reply(HELLO), failure, reply(LISTENING))
+    async with RasaDialogueEngine(rasa.url, timeout=1.0) as engine:
+        await engine.respond(turn("привет", message_id=30))
+        with pytest.raises(DialogueUnavailable, match="no reply within"):
+            await engine.respond(turn(message_id=31))
+        release.set()
+        assert await engine.respond(turn("алло", message_id=32)) == [BotMessage("Слушаю.")]
+    assert rasa.events == []
+    assert rasa.applied_ids() == [30, 32]
+
+
+async def test_a_retry_of_a_message_rasa_already_has_is_rewound_then_posted(rasa, engine):
+    rasa.applied["7"] = [{"message_id": 30}, {"message_id": 31}]  # the first attempt got there
+    rasa.queue(reply([{"text": "Тема?"}]))
+    assert await engine.respond(turn(message_id=31, retry=True)) == [BotMessage("Тема?")]
+    assert rasa.calls == [("tracker", "7"), ("events", "7"), ("webhook", "7")]
+    assert rasa.applied_ids() == [30, 31]
+
+
+async def test_a_retry_of_a_message_rasa_never_got_is_posted_once(rasa, engine):
+    rasa.applied["7"] = [{"message_id": 30}]
+    rasa.queue(reply([{"text": "Тема?"}]))
+    assert await engine.respond(turn(message_id=31, retry=True)) == [BotMessage("Тема?")]
+    assert rasa.calls == [("tracker", "7"), ("webhook", "7")]
+    assert rasa.applied_ids() == [30, 31]
+
+
+async def test_a_retry_is_not_posted_while_rasa_cannot_say_whether_it_has_it(rasa, engine):
+    rasa.applied["7"] = [{"message_id": 31}]
+    rasa.tracker_status = 503
+    with pytest.raises(DialogueUnavailable, match="HTTP 503"):
+        await engine.respond(turn(message_id=31, retry=True))
+    assert rasa.requests == []
+    assert rasa.applied_ids() == [31]
+
+
+async def test_a_retry_after_a_late_reply_waits_for_its_rewind_and_is_applied_once(rasa):
+    release = asyncio.Event()
+    rasa.queue(held(release, [{"text": "Поздний ответ"}]), reply([{"text": "Тема?"}]))
+    async with RasaDialogueEngine(rasa.url, timeout=1.0) as engine:
+        with pytest.raises(DialogueUnavailable, match="no reply within"):
+            await engine.respond(turn(message_id=31))
+        release.set()
+        again = await engine.respond(turn(message_id=31, retry=True))
+    assert again == [BotMessage("Тема?")]
+    assert rasa.calls == [
+        ("webhook", "7"),  # answered late, then undone
+        ("tracker", "7"),
+        ("events", "7"),
+        ("tracker", "7"),  # the retry finds it undone already
+        ("webhook", "7"),
+    ]
+    assert rasa.applied_ids() == [31]
 
 
 async def test_health_waits_until_both_answer(rasa):
