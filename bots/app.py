@@ -14,8 +14,10 @@ from bots.conversation import ConversationService
 from core.conversations import ConversationRepository
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.inbox import InboxRepository
+from core.leases import Worker
 from core.metrics import Metrics
 from core.migrate import upgrade
+from core.outbox import OutboxRepository
 from core.redis import open_redis
 from core.settings import Settings
 from handoff.service import HandoffService
@@ -42,6 +44,7 @@ class Services:
     faq_repository: FaqRepository
     faq: FaqSearchService
     inbox: InboxRepository
+    outbox: OutboxRepository
     dialogue: DialogueEngine
     conversation: ConversationService
     metrics: Metrics
@@ -120,6 +123,8 @@ async def open_services(
         dialogue: DialogueEngine = RetrievalEngine(FaqResponder(faq, sessions))
         if settings.rasa if with_rasa is None else with_rasa:
             dialogue = await stack.enter_async_context(open_rasa_dialogue(settings, dialogue))
+        worker = Worker.current()
+        metrics = metrics or Metrics()
         conversation = ConversationService(
             sessions,
             ConversationRepository(sessions),
@@ -127,6 +132,7 @@ async def open_services(
             faq,
             HandoffService(),
             settings.org_name,
+            metrics,
         )
         yield Services(
             settings=settings,
@@ -136,8 +142,9 @@ async def open_services(
             embedder=embedder,
             faq_repository=faq_repository,
             faq=faq,
-            inbox=InboxRepository(sessions),
+            inbox=InboxRepository(sessions, worker),
+            outbox=OutboxRepository(sessions, worker),
             dialogue=dialogue,
             conversation=conversation,
-            metrics=metrics or Metrics(),
+            metrics=metrics,
         )

@@ -2,58 +2,58 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.conversations import ConversationRepository, ConversationState
+from core.conversations import ConversationRepository, ConversationState, StoredMessage
 from core.db import SessionFactory
 from core.domain import (
     Button,
-    Channel,
     ConversationStatus,
-    DeliveryStatus,
     Feedback,
     IncomingMessage,
     MessageKind,
     Reply,
 )
+from core.logs import conversation_scope
+from core.metrics import Metrics
 from core.models import Conversation, DialogueButton, SearchLog
 from handoff.service import HandoffService
-from knowledge_base.search import FaqSearchService
+from knowledge_base.index import IndexedEntry
 from knowledge_base.search_log import set_feedback
 from nlu import texts
 from nlu.engine import BotMessage, DialogueEngine, DialogueTurn
 from nlu.payloads import Action, Payload, decode
 from nlu.retrieval import CLARIFY_OPTIONS, answer_message, choice_rows, operator_button
 
+log = logging.getLogger(__name__)
+
 # A second «Не помогло» in a row hands the conversation to an operator.
 FAILURES_BEFORE_OPERATOR = 2
+
+
+class FaqEntries(Protocol):
+    """The published knowledge-base entries, by id (for the answers behind buttons)."""
+
+    def entry(self, entry_id: int) -> IndexedEntry | None: ...
 
 
 class ConversationHandler(Protocol):
     """What a channel adapter needs from the conversation service."""
 
     async def handle(self, message: IncomingMessage) -> list[Reply]:
-        """Store ``message`` and return the replies to send (empty for a re-delivery)."""
+        """Store ``message``, run its turn and return the replies it stored in the
+        outbox; empty when the message was answered before (a re-delivery)."""
         ...
 
-    async def record_delivery(
-        self,
-        outbox_id: int,
-        status: DeliveryStatus,
-        *,
-        external_id: str | None = None,
-        error: str | None = None,
-    ) -> None:
-        """Record what happened to a reply; BLOCKED also marks the citizen as unreachable."""
-        ...
-
-    async def pending_replies(self, channel: Channel) -> list[Reply]:
-        """Replies stored but never delivered (resent by the adapter at start-up)."""
+    async def give_up(self, message: IncomingMessage, reason: str) -> list[Reply]:
+        """The message's turn failed for the last time: apologise to the citizen and
+        hand the conversation to the operators, once."""
         ...
 
 
@@ -79,10 +79,10 @@ class ConversationService:
         conversations: Citizens, conversations and messages.
         dialogue: The dialogue engine for what citizens write while the bot handles
             the conversation (Rasa, or the knowledge base alone).
-        faq: Knowledge-base search (for the answers behind buttons).
+        faq: Knowledge-base entries (for the answers behind buttons).
         handoff: Moves conversations to the operators' queue.
         org_name: The administration's name for the welcome message.
-        resend_window: How old an undelivered reply may be and still be resent.
+        metrics: The process's metrics (messages stored, turn latency).
     """
 
     def __init__(
@@ -90,55 +90,80 @@ class ConversationService:
         sessions: SessionFactory,
         conversations: ConversationRepository,
         dialogue: DialogueEngine,
-        faq: FaqSearchService,
+        faq: FaqEntries,
         handoff: HandoffService,
         org_name: str,
-        resend_window: timedelta = timedelta(hours=6),
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
+        self._metrics = metrics
         self._conversations = conversations
         self._dialogue = dialogue
         self._faq = faq
         self._handoff = handoff
         self._org_name = org_name
-        self._resend_window = resend_window
 
     async def handle(self, message: IncomingMessage) -> list[Reply]:
+        started = time.monotonic()
         stored = await self._conversations.store_inbound(message)
         if stored is None:
             return []
-        conversation = stored.conversation
-        dialogue = await self._dialogue_turn(message, conversation, stored.id)
+        if self._metrics is not None and not stored.retry:
+            self._metrics.messages_in.labels(channel=message.channel).inc()
+        with conversation_scope(stored.conversation.id):
+            replies = await self._turn(message, stored)
+        if self._metrics is not None and replies:
+            elapsed = time.monotonic() - started
+            self._metrics.turn_seconds.labels(channel=message.channel).observe(elapsed)
+        return replies
+
+    async def _turn(self, message: IncomingMessage, stored: StoredMessage) -> list[Reply]:
+        """Run the message's turn; its outcome commits in one transaction, or not at all
+        (then the message is still pending and handled again)."""
+        dialogue = await self._dialogue_turn(message, stored)
         async with self._sessions.begin() as session:
-            turn = _Turn(session, conversation, message, stored.id)
+            if not await ConversationRepository.mark_handled(session, stored.id):
+                return []  # another attempt at this message committed its turn first
+            turn = _Turn(session, stored.conversation, message, stored.id)
             if dialogue is not None:
                 turn.messages.extend(dialogue)
             else:
                 await self._route(turn)
-            replies = await self._replies(turn)
-            rows = ConversationRepository.outbound_rows(conversation.id, replies)
-            session.add_all(rows)
-            await session.flush()
+            return await self._store_replies(turn)
+
+    async def give_up(self, message: IncomingMessage, reason: str) -> list[Reply]:
+        stored = await self._conversations.store_inbound(message)
+        if stored is None:
+            return []
+        with conversation_scope(stored.conversation.id):
+            log.warning("the turn failed for the last time (%s): apology and operator", reason)
+            return await self._apologise(message, stored, reason)
+
+    async def _apologise(
+        self, message: IncomingMessage, stored: StoredMessage, reason: str
+    ) -> list[Reply]:
+        async with self._sessions.begin() as session:
+            if not await ConversationRepository.mark_handled(session, stored.id):
+                return []
+            turn = _Turn(session, stored.conversation, message, stored.id)
+            await self._handoff.request_operator(session, stored.conversation.id, reason)
+            turn.say(texts.TURN_FAILED, (self._cancel_button(),))
+            return await self._store_replies(turn)
+
+    async def _store_replies(self, turn: _Turn) -> list[Reply]:
+        """The turn's replies, stored in the outbox inside the turn's transaction."""
+        replies = await self._replies(turn)
+        rows = ConversationRepository.outbound_rows(turn.conversation.id, replies)
+        turn.session.add_all(rows)
+        await turn.session.flush()
         return [replace(r, outbox_id=row.id) for r, row in zip(replies, rows, strict=True)]
 
-    async def record_delivery(
-        self,
-        outbox_id: int,
-        status: DeliveryStatus,
-        *,
-        external_id: str | None = None,
-        error: str | None = None,
-    ) -> None:
-        await self._conversations.record_delivery(outbox_id, status, external_id, error)
-
-    async def pending_replies(self, channel: Channel) -> list[Reply]:
-        return await self._conversations.pending(channel, self._resend_window)
-
     async def _dialogue_turn(
-        self, message: IncomingMessage, conversation: ConversationState, message_id: int
+        self, message: IncomingMessage, stored: StoredMessage
     ) -> list[BotMessage] | None:
         """The dialogue engine's messages when this message is the dialogue's to answer
         (no transaction is held while it thinks); None when the service answers."""
+        conversation = stored.conversation
         if conversation.status != ConversationStatus.BOT:
             return None
         text = message.text
@@ -154,7 +179,13 @@ class ConversationService:
         kind = MessageKind.TEXT if message.kind == MessageKind.BUTTON else message.kind
         return await self._dialogue.respond(
             DialogueTurn(
-                conversation.id, message_id, message.channel, kind, text, message.attachments
+                conversation.id,
+                stored.id,
+                message.channel,
+                kind,
+                text,
+                message.attachments,
+                retry=stored.retry,
             )
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory
 from core.domain import (
-    Button,
     Channel,
     ConversationStatus,
     DeliveryStatus,
@@ -39,10 +38,12 @@ class ConversationState:
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
-    """An inbound message once it is durable."""
+    """An inbound message once it is durable; ``retry`` when an earlier attempt at
+    its turn did not commit."""
 
     id: int
     conversation: ConversationState
+    retry: bool = False
 
 
 class ConversationRepository:
@@ -55,21 +56,16 @@ class ConversationRepository:
         """Make a citizen's message durable in its own transaction.
 
         Returns:
-            The stored message and its open conversation, or None when a message with
-            the same (channel, dedup_key) was stored before (a re-delivery).
+            The stored message and its open conversation; for a message stored before
+            whose turn never committed (a crash or a failure in between), that message
+            again with ``retry`` set; None when it was stored and answered before (a
+            re-delivery).
         """
         try:
             async with self._sessions.begin() as session:
-                if (
-                    await session.scalar(
-                        select(Message.id).where(
-                            Message.channel == message.channel,
-                            Message.dedup_key == message.dedup_key,
-                        )
-                    )
-                    is not None
-                ):
-                    return None
+                earlier = await self._earlier(session, message)
+                if earlier is not None:
+                    return earlier or None
                 identity = await self._identity(session, message)
                 conversation, is_new = await self._open_conversation(session, identity)
                 row = Message(
@@ -88,7 +84,45 @@ class ConversationRepository:
                 await session.flush()
                 return StoredMessage(row.id, _state(conversation, message.chat_id, is_new))
         except IntegrityError:
+            # Stored by a concurrent worker just now: its turn decides, or ours.
+            async with self._sessions() as session:
+                return await self._earlier(session, message) or None
+
+    async def _earlier(
+        self, session: AsyncSession, message: IncomingMessage
+    ) -> StoredMessage | Literal[False] | None:
+        """The same message stored before: False when its turn committed, the stored
+        message (to handle again) when not, None when it was never stored."""
+        found = (
+            await session.execute(
+                select(Message.id, Message.handled_at, Conversation)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Message.channel == message.channel, Message.dedup_key == message.dedup_key)
+            )
+        ).first()
+        if found is None:
             return None
+        message_id, handled_at, conversation = found
+        if handled_at is not None:
+            return False
+        return StoredMessage(
+            message_id, _state(conversation, message.chat_id, is_new=False), retry=True
+        )
+
+    @staticmethod
+    async def mark_handled(session: AsyncSession, message_id: int) -> bool:
+        """Claim the outcome of a message's turn inside the caller's transaction.
+
+        Returns:
+            True when this transaction is the one that answers the message; False when
+            another attempt committed its turn first (then nothing else may be stored).
+        """
+        claimed = await session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.handled_at.is_(None))
+            .values(handled_at=utcnow())
+        )
+        return bool(claimed.rowcount)
 
     async def _identity(self, session: AsyncSession, message: IncomingMessage) -> Identity:
         identity = await session.scalar(
@@ -160,50 +194,6 @@ class ConversationRepository:
             for reply in replies
         ]
 
-    async def record_delivery(
-        self,
-        outbox_id: int,
-        status: DeliveryStatus,
-        external_id: str | None,
-        error: str | None,
-    ) -> None:
-        async with self._sessions.begin() as session:
-            row = await session.get(Message, outbox_id)
-            if row is None or row.direction != Direction.OUT:
-                return
-            row.delivery_status = status
-            row.attempts += 1
-            row.external_id = external_id or row.external_id
-            row.delivery_error = error[:2000] if error else None
-            if status == DeliveryStatus.SENT:
-                row.delivered_at = utcnow()
-            if status == DeliveryStatus.BLOCKED:
-                conversation = await session.get(Conversation, row.conversation_id)
-                if conversation is not None:
-                    await session.execute(
-                        update(Identity)
-                        .where(Identity.id == conversation.identity_id)
-                        .values(blocked_at=utcnow())
-                    )
-
-    async def pending(self, channel: Channel, max_age: timedelta) -> list[Reply]:
-        """Undelivered replies younger than ``max_age``, oldest first."""
-        since: datetime = utcnow() - max_age
-        async with self._sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(Message)
-                    .where(
-                        Message.channel == channel,
-                        Message.direction == Direction.OUT,
-                        Message.delivery_status == DeliveryStatus.PENDING,
-                        Message.created_at >= since,
-                    )
-                    .order_by(Message.id)
-                )
-            ).all()
-            return [_reply(row) for row in rows]
-
 
 def _state(conversation: Conversation, chat_id: str, is_new: bool) -> ConversationState:
     return ConversationState(
@@ -214,15 +204,4 @@ def _state(conversation: Conversation, chat_id: str, is_new: bool) -> Conversati
         status=ConversationStatus(conversation.status),
         failed_attempts=conversation.failed_attempts,
         is_new=is_new,
-    )
-
-
-def _reply(row: Message) -> Reply:
-    buttons = tuple(tuple(Button(b["text"], b["payload"]) for b in r) for r in row.buttons or ())
-    return Reply(
-        channel=Channel(row.channel),
-        chat_id=row.chat_id,
-        text=row.text,
-        buttons=buttons,
-        outbox_id=row.id,
     )

@@ -1,42 +1,69 @@
 """Durable inbox: raw channel updates are stored before the channel is told we have
-them, so a crash between acknowledging and handling loses nothing."""
+them, then leased to one worker at a time until handled, retried or set aside."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.db import SessionFactory
+from core.leases import Worker, is_transient
 from core.models import InboxUpdate, utcnow
+
+log = logging.getLogger(__name__)
+
+ERROR_LIMIT = 2000
+
+
+class InboxStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    IGNORED = "ignored"  # malformed, or nothing for the bot to answer
+    QUARANTINED = "quarantined"  # set aside after its last attempt, with the error
 
 
 @dataclass(frozen=True, slots=True)
 class InboxItem:
+    """A stored update leased to this worker; ``attempts`` counts this one."""
+
     id: int
     update_key: str
     payload: dict[str, Any]
+    attempts: int = 1
 
 
 class InboxRepository:
-    """Stores raw updates per channel, unique on the channel's update key.
+    """Stores raw updates per channel, unique on the channel's update key, and leases
+    them to workers.
 
     Args:
         sessions: The session factory of the process.
-        max_attempts: Handling attempts after which an update is given up on.
+        worker: This process as a lease holder.
+        lease: Seconds a worker may hold an update before another may take it.
     """
 
-    def __init__(self, sessions: SessionFactory, max_attempts: int = 5) -> None:
+    def __init__(
+        self, sessions: SessionFactory, worker: Worker | None = None, *, lease: float = 120.0
+    ) -> None:
         self._sessions = sessions
-        self._max_attempts = max_attempts
+        self.worker = worker or Worker.current()
+        self._lease = timedelta(seconds=lease)
 
     async def put_many(
         self, channel: str, updates: Sequence[tuple[str, dict[str, Any]]]
     ) -> list[InboxItem]:
-        """Store updates in one transaction and return only those not seen before.
+        """Store updates and return those not seen before, leased to this worker.
+
+        An update the database refuses for what it holds (not for being unreachable) is
+        set aside as quarantined, without its payload, so that it never blocks the
+        updates after it.
 
         Args:
             channel: The channel name.
@@ -44,9 +71,23 @@ class InboxRepository:
 
         Returns:
             The newly stored updates, in the given order; re-deliveries are left out.
+
+        Raises:
+            Exception: The database cannot be reached; nothing may be acknowledged.
         """
         if not updates:
             return []
+        try:
+            return await self._put_together(channel, updates)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            # A concurrent worker stored some first, or one of them cannot be stored.
+            return await self._put_one_by_one(channel, updates)
+
+    async def _put_together(
+        self, channel: str, updates: Sequence[tuple[str, dict[str, Any]]]
+    ) -> list[InboxItem]:
         keys = [key for key, _ in updates]
         async with self._sessions.begin() as session:
             seen = set(
@@ -63,15 +104,9 @@ class InboxRepository:
                 if key in seen:
                     continue
                 seen.add(key)
-                row = InboxUpdate(channel=channel, update_key=key, payload=payload)
-                session.add(row)
-                rows.append(row)
-            try:
-                await session.flush()
-            except IntegrityError:
-                # A concurrent worker stored some of them first; fall back to one by one.
-                await session.rollback()
-                return await self._put_one_by_one(channel, updates)
+                rows.append(self._new_row(channel, key, payload))
+            session.add_all(rows)
+            await session.flush()
             return [InboxItem(r.id, r.update_key, r.payload) for r in rows]
 
     async def _put_one_by_one(
@@ -81,42 +116,183 @@ class InboxRepository:
         for key, payload in updates:
             try:
                 async with self._sessions.begin() as session:
-                    row = InboxUpdate(channel=channel, update_key=key, payload=payload)
+                    row = self._new_row(channel, key, payload)
                     session.add(row)
                     await session.flush()
                     stored.append(InboxItem(row.id, key, payload))
-            except IntegrityError:
-                continue
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                if isinstance(error, IntegrityError) and await self._stored(channel, key):
+                    continue  # stored before: a re-delivery
+                await self._put_unstorable(channel, key, error)
         return stored
 
-    async def mark_processed(self, item_id: int) -> None:
+    async def _stored(self, channel: str, key: str) -> bool:
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(InboxUpdate.id).where(
+                    InboxUpdate.channel == channel, InboxUpdate.update_key == key
+                )
+            )
+            return found is not None
+
+    async def _put_unstorable(self, channel: str, key: str, error: Exception) -> None:
+        reason = f"not storable: {type(error).__name__}"
+        log.error("%s update %s cannot be stored (%s); set aside", channel, key, reason)
+        try:
+            async with self._sessions.begin() as session:
+                session.add(
+                    InboxUpdate(
+                        channel=channel,
+                        update_key=key[:128],
+                        payload={"unstorable": True},
+                        status=InboxStatus.QUARANTINED,
+                        attempts=1,
+                        processed_at=utcnow(),
+                        last_error=f"{reason}: {error}"[:ERROR_LIMIT],
+                    )
+                )
+        except IntegrityError:
+            pass
+        except Exception as stub_error:
+            if is_transient(stub_error):
+                raise
+            log.error("%s update %s dropped: not even its record can be stored", channel, key)
+
+    def _new_row(self, channel: str, key: str, payload: dict[str, Any]) -> InboxUpdate:
+        return InboxUpdate(
+            channel=channel,
+            update_key=key,
+            payload=payload,
+            status=InboxStatus.PENDING,
+            attempts=1,
+            claimed_by=self.worker.id,
+            claimed_until=utcnow() + self._lease,
+        )
+
+    async def claim_due(
+        self, channel: str, *, limit: int = 100, skip: Collection[int] = ()
+    ) -> list[InboxItem]:
+        """Lease pending updates whose retry time has come and that nobody alive holds,
+        oldest first; ``skip`` lists the ones this worker is handling already."""
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            candidates = (
+                await session.execute(
+                    select(
+                        InboxUpdate.id,
+                        InboxUpdate.attempts,
+                        InboxUpdate.claimed_by,
+                        InboxUpdate.claimed_until < now,
+                    )
+                    .where(
+                        InboxUpdate.channel == channel,
+                        InboxUpdate.status == InboxStatus.PENDING,
+                        (InboxUpdate.next_attempt_at.is_(None))
+                        | (InboxUpdate.next_attempt_at <= now),
+                    )
+                    .order_by(InboxUpdate.id)
+                    .limit(limit + len(skip))
+                )
+            ).all()
+            claimed: list[int] = []
+            for item_id, attempts, holder, expired in candidates:
+                if item_id in skip or not self._free(holder, expired):
+                    continue
+                taken = await session.execute(
+                    update(InboxUpdate)
+                    .where(
+                        InboxUpdate.id == item_id,
+                        InboxUpdate.status == InboxStatus.PENDING,
+                        InboxUpdate.attempts == attempts,  # nobody claimed it meanwhile
+                    )
+                    .values(
+                        attempts=attempts + 1,
+                        claimed_by=self.worker.id,
+                        claimed_until=now + self._lease,
+                    )
+                )
+                if taken.rowcount:
+                    claimed.append(item_id)
+                if len(claimed) >= limit:
+                    break
+            if not claimed:
+                return []
+            rows = await session.scalars(
+                select(InboxUpdate).where(InboxUpdate.id.in_(claimed)).order_by(InboxUpdate.id)
+            )
+            return [InboxItem(r.id, r.update_key, r.payload, r.attempts) for r in rows]
+
+    def _free(self, holder: str | None, expired: bool | None) -> bool:
+        """Whether an update may be claimed: nobody holds it, the lease ran out, or its
+        holder is dead. One this worker holds is being handled here already."""
+        if holder is None or expired is None or expired:
+            return True
+        return self.worker.outlived(holder)
+
+    async def finish(
+        self, item_id: int, status: InboxStatus = InboxStatus.DONE, note: str | None = None
+    ) -> None:
+        """The update needs nothing more: handled, ignored or quarantined."""
+        await self._set(
+            item_id,
+            status=status,
+            processed_at=utcnow(),
+            last_error=note[:ERROR_LIMIT] if note else None,
+        )
+
+    async def retry_later(self, item_id: int, error: str, delay: float) -> None:
+        """Give the lease back; the update is tried again after ``delay`` seconds."""
+        await self._set(
+            item_id,
+            next_attempt_at=utcnow() + timedelta(seconds=delay),
+            last_error=error[:ERROR_LIMIT],
+        )
+
+    async def _set(self, item_id: int, **values: Any) -> None:
         async with self._sessions.begin() as session:
             await session.execute(
                 update(InboxUpdate)
                 .where(InboxUpdate.id == item_id)
-                .values(processed_at=utcnow(), attempts=InboxUpdate.attempts + 1)
+                .values(claimed_by=None, claimed_until=None, **values)
             )
 
-    async def mark_failed(self, item_id: int, error: str) -> None:
-        """Record a failed attempt; after ``max_attempts`` the update is set aside."""
+    async def release_held(self) -> None:
+        """Give back every update this worker holds (it is stopping); they are due at
+        once for the next worker."""
         async with self._sessions.begin() as session:
-            row = await session.get(InboxUpdate, item_id)
-            if row is None:
-                return
-            row.attempts += 1
-            row.last_error = error[:2000]
-            if row.attempts >= self._max_attempts:
-                row.processed_at = utcnow()
+            await session.execute(
+                update(InboxUpdate)
+                .where(
+                    InboxUpdate.claimed_by == self.worker.id,
+                    InboxUpdate.status == InboxStatus.PENDING,
+                )
+                .values(claimed_by=None, claimed_until=None)
+            )
 
     async def unprocessed(self, channel: str, limit: int = 1000) -> list[InboxItem]:
-        """Updates stored but not handled, oldest first (used at start-up)."""
+        """Updates stored and still pending, oldest first."""
         async with self._sessions() as session:
             rows = (
                 await session.scalars(
                     select(InboxUpdate)
-                    .where(InboxUpdate.channel == channel, InboxUpdate.processed_at.is_(None))
+                    .where(
+                        InboxUpdate.channel == channel,
+                        InboxUpdate.status == InboxStatus.PENDING,
+                    )
                     .order_by(InboxUpdate.id)
                     .limit(limit)
                 )
             ).all()
-            return [InboxItem(r.id, r.update_key, r.payload) for r in rows]
+            return [InboxItem(r.id, r.update_key, r.payload, r.attempts) for r in rows]
+
+    async def counts(self, channel: str) -> dict[InboxStatus, int]:
+        """How many updates of the channel are in each status."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(InboxUpdate.status, func.count())
+                .where(InboxUpdate.channel == channel)
+                .group_by(InboxUpdate.status)
+            )
+            return {InboxStatus(status): count for status, count in rows.all()}

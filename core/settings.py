@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     rasa_managed: bool = Field(True, validation_alias=_env("DJINN_RASA_MANAGED"))
     rasa_venv: Path | None = Field(None, validation_alias=_env("DJINN_RASA_VENV"))
 
+    turn_attempts: int = Field(5, ge=1, le=100, validation_alias=_env("DJINN_TURN_ATTEMPTS"))
+    reply_retry_horizon: float = Field(
+        24 * 3600.0, gt=0, validation_alias=_env("DJINN_REPLY_RETRY_HORIZON")
+    )
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         if self.env is Environment.DEV:
@@ -173,6 +178,15 @@ class Settings(BaseSettings):
             env[str(choices[0])] = str(value)
         return env
 
+    def webhook_secret_ok(self) -> bool:
+        """Whether Telegram's webhook has a URL and a usable secret (in every environment:
+        a webhook without one would take updates from anyone)."""
+        return bool(self.telegram_webhook_url) and _usable_secret(self.telegram_webhook_secret)
+
+    def callback_secret_ok(self) -> bool:
+        """Whether VK's Callback API has a usable secret and confirmation string."""
+        return _usable_secret(self.vk_callback_secret) and bool(self.vk_confirmation_code)
+
     def missing_channels(self) -> dict[str, list[str]]:
         """Channels that cannot start, with the variables each one lacks."""
         required = {
@@ -190,7 +204,17 @@ class Settings(BaseSettings):
                 ("VK_CONFIRMATION_CODE", self.vk_confirmation_code),
             ]
         missing = {
-            channel: [name for name, value in values if value is None or value == ""]
+            channel: [name for name, value in values if _missing(value)]
             for channel, values in required.items()
         }
         return {channel: names for channel, names in missing.items() if names}
+
+
+def _missing(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        return not value.get_secret_value().strip()
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _usable_secret(value: SecretStr | None) -> bool:
+    return value is not None and value.get_secret_value().strip().lower() not in _PLACEHOLDERS

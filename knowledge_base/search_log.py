@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain import Feedback
@@ -25,7 +26,7 @@ def hits_record(result: SearchResult) -> list[dict[str, Any]]:
     ]
 
 
-def log_search(
+async def log_search(
     session: AsyncSession,
     result: SearchResult,
     *,
@@ -33,19 +34,24 @@ def log_search(
     message_id: int | None,
     channel: str | None,
 ) -> SearchLog:
-    """Add a search-log row to the caller's transaction."""
-    row = SearchLog(
-        conversation_id=conversation_id,
-        message_id=message_id,
-        channel=channel,
-        query=result.query[:4000],
-        normalized_query=result.prepared[:4000],
-        hits=hits_record(result),
-        top_score=result.hits[0].score if result.hits else None,
-        decision=result.decision,
-        kb_version=result.kb_version,
-    )
-    session.add(row)
+    """Record a search in the caller's transaction. A message searched again (its turn
+    is being retried after a failure) keeps one row: the latest search."""
+    row = None
+    if message_id is not None:
+        row = await session.scalar(
+            select(SearchLog).where(SearchLog.message_id == message_id).limit(1)
+        )
+    if row is None:
+        row = SearchLog(message_id=message_id)
+        session.add(row)
+    row.conversation_id = conversation_id
+    row.channel = channel
+    row.query = result.query[:4000]
+    row.normalized_query = result.prepared[:4000]
+    row.hits = hits_record(result)
+    row.top_score = result.hits[0].score if result.hits else None
+    row.decision = result.decision
+    row.kb_version = result.kb_version
     return row
 
 

@@ -89,7 +89,7 @@ class FaqResponder:
         if not search.prepared:
             return [BotMessage(texts.EMPTY)]
         async with self._sessions.begin() as session:
-            log = log_search(
+            log = await log_search(
                 session,
                 search,
                 conversation_id=conversation_id,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 
 from core.domain import Channel, IncomingMessage, MessageKind
+from core.leases import Worker
 
 # --- domain ---
 
@@ -218,3 +221,17 @@ def make_vk_callback_press(payload: object, *, peer_id: int = 5001) -> dict:
             "conversation_message_id": 9,
         },
     }
+
+
+# --- leases ---
+
+
+def dead_worker() -> Worker:
+    """A lease holder on this host whose process has exited."""
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Worker(Worker.current().host, int(child.stdout), "1.00")

@@ -1,17 +1,24 @@
-"""Test doubles shared by every test layer: the conversation handler and the embedder."""
+"""Test doubles shared by every test layer: the dialogue, the knowledge base behind
+buttons, the embedder, and (for unit tests of handlers) the conversation service."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import itertools
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 
 import numpy as np
+from sqlalchemy import select
 
-from core.domain import Button, Channel, DeliveryStatus, IncomingMessage, MessageKind, Reply
+from bots.conversation import ConversationService
+from core.conversations import ConversationRepository
+from core.db import SessionFactory
+from core.domain import Button, Direction, IncomingMessage, MessageKind, Reply
+from core.models import Message
+from handoff.service import HandoffService
 from nlu import texts
+from nlu.engine import BotMessage, DialogueEngine, DialogueTurn
 
 FEEDBACK_BUTTONS = (
     (Button(texts.BUTTON_HELPED, "fh:1"), Button(texts.BUTTON_NOT_HELPED, "fn:1")),
@@ -19,100 +26,106 @@ FEEDBACK_BUTTONS = (
 # Huge garbage questions would otherwise come back as floods of split replies.
 ECHO_LIMIT = 200
 
-Rows = tuple[tuple[Button, ...], ...]
-Answer = Callable[[IncomingMessage], list[tuple[str, Rows]]]
+
+class EchoDialogue:
+    """A `DialogueEngine` that names what arrived: ``Ответ на вопрос: <text>`` with the two
+    feedback buttons for a question, ``Получено: <kind>`` for anything else.
+
+    Everything around it is real (the conversation service, the database, the outbox),
+    so adapter tests check the real delivery path with answers they can predict. While
+    ``hold`` is an unset event, a turn waits inside the dialogue (stored, not answered);
+    each of the next ``failures`` turns raises ``RuntimeError`` there.
+    """
+
+    def __init__(self) -> None:
+        self.hold: asyncio.Event | None = None
+        self.failures = 0
+        self.turns: list[DialogueTurn] = []
+
+    async def respond(self, turn: DialogueTurn) -> list[BotMessage]:
+        self.turns.append(turn)
+        if self.hold is not None:
+            await self.hold.wait()
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("the dialogue failed (test)")
+        if turn.kind is MessageKind.TEXT:
+            return [BotMessage(f"Ответ на вопрос: {turn.text[:ECHO_LIMIT]}", FEEDBACK_BUTTONS)]
+        return [BotMessage(f"Получено: {turn.kind.value}")]
 
 
-def echo_answer(message: IncomingMessage) -> list[tuple[str, Rows]]:
-    """One reply naming what arrived; a question also gets the two feedback buttons."""
-    if message.kind is MessageKind.TEXT:
-        return [(f"Ответ на вопрос: {message.text[:ECHO_LIMIT]}", FEEDBACK_BUTTONS)]
-    if message.kind is MessageKind.COMMAND:
-        return [(f"Команда: {message.command}", ())]
-    if message.kind is MessageKind.BUTTON:
-        return [(f"Нажата кнопка: {message.payload}", ())]
-    return [(f"Получено: {message.kind.value}", ())]
+class NoEntries:
+    """An empty knowledge base for the buttons behind answers (nothing to show)."""
+
+    def entry(self, entry_id: int) -> None:
+        return None
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedDelivery:
-    outbox_id: int
-    status: DeliveryStatus
-    external_id: str | None = None
-    error: str | None = None
+def conversation_service(
+    sessions: SessionFactory, dialogue: DialogueEngine | None = None
+) -> ConversationService:
+    """The real conversation service over ``sessions`` with ``dialogue`` (an echo)."""
+    return ConversationService(
+        sessions,
+        ConversationRepository(sessions),
+        dialogue or EchoDialogue(),
+        NoEntries(),
+        HandoffService(),
+        "Тестовая администрация",
+    )
+
+
+async def outbound(sessions: SessionFactory, chat_id: str | None = None) -> list[Message]:
+    """Replies stored in the outbox, oldest first."""
+    async with sessions() as session:
+        query = select(Message).where(Message.direction == Direction.OUT).order_by(Message.id)
+        if chat_id is not None:
+            query = query.where(Message.chat_id == chat_id)
+        return list((await session.scalars(query)).all())
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool]], guard: float = 10.0) -> None:
+    """Until the async ``condition`` holds (polled), or fail after ``guard`` seconds."""
+    async with asyncio.timeout(guard):
+        while not await condition():
+            await asyncio.sleep(0.02)
 
 
 class FakeConversationHandler:
-    """The `ConversationHandler` protocol in memory.
+    """The `ConversationHandler` protocol in memory, for unit tests of handlers only:
+    answers every new message with the echo and a repeated dedup key with nothing."""
 
-    Answers every new message by the ``answer`` rule and a repeated dedup key with nothing
-    (a re-delivery, as the real service does). Remembers every call, every new message
-    and every delivery. ``pending`` replies are offered at start-up until a delivery is
-    recorded for them. While ``hold`` is an unset event, ``handle`` waits: a message is
-    frozen between being stored and being handled.
-    """
-
-    def __init__(self, answer: Answer = echo_answer, *, hold: asyncio.Event | None = None):
-        self.answer = answer
-        self.hold = hold
-        self.calls: list[IncomingMessage] = []
+    def __init__(self) -> None:
         self.messages: list[IncomingMessage] = []
-        self.deliveries: list[RecordedDelivery] = []
-        self.pending: list[Reply] = []
+        self.given_up: list[IncomingMessage] = []
         self._seen: set[str] = set()
         self._outbox_ids = itertools.count(1)
-        self._changed = asyncio.Event()
 
     async def handle(self, message: IncomingMessage) -> list[Reply]:
-        if self.hold is not None:
-            await self.hold.wait()
-        self.calls.append(message)
         if message.dedup_key in self._seen:
             return []
         self._seen.add(message.dedup_key)
         self.messages.append(message)
-        self._notify()
-        return [
-            Reply(message.channel, message.chat_id, text, buttons, next(self._outbox_ids))
-            for text, buttons in self.answer(message)
-        ]
+        text = (
+            f"Ответ на вопрос: {message.text}"
+            if message.kind is MessageKind.TEXT
+            else f"Получено: {message.kind.value}"
+        )
+        return [Reply(message.channel, message.chat_id, text, (), next(self._outbox_ids))]
 
-    async def record_delivery(
-        self,
-        outbox_id: int,
-        status: DeliveryStatus,
-        *,
-        external_id: str | None = None,
-        error: str | None = None,
-    ) -> None:
-        self.deliveries.append(RecordedDelivery(outbox_id, status, external_id, error))
-        self._notify()
+    async def give_up(self, message: IncomingMessage, reason: str) -> list[Reply]:
+        self.given_up.append(message)
+        return []
 
-    async def pending_replies(self, channel: Channel) -> list[Reply]:
-        done = {d.outbox_id for d in self.deliveries}
-        return [r for r in self.pending if r.channel == channel and r.outbox_id not in done]
 
-    def statuses(self) -> list[DeliveryStatus]:
-        return [delivery.status for delivery in self.deliveries]
+class RecordingOutbox:
+    """Records the chats an adapter asked the outbox to send to."""
 
-    def delivery(self, outbox_id: int) -> RecordedDelivery | None:
-        """The latest delivery recorded for ``outbox_id``."""
-        found = [d for d in self.deliveries if d.outbox_id == outbox_id]
-        return found[-1] if found else None
+    def __init__(self) -> None:
+        self.woken: list[str] = []
 
-    def forget_deliveries(self, outbox_id: int) -> None:
-        """Lose the records for ``outbox_id``, as a crash before they were stored would."""
-        self.deliveries = [d for d in self.deliveries if d.outbox_id != outbox_id]
-
-    async def wait_until(self, condition: Callable[[], object], *, guard: float = 5.0) -> None:
-        """Wait until ``condition()`` holds, re-checking after each message and delivery."""
-        async with asyncio.timeout(guard):
-            while not condition():
-                await self._changed.wait()
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+    def wake(self, chat_id: str) -> None:
+        self.woken.append(chat_id)
 
 
 class FakeEmbedder:

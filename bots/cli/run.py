@@ -27,13 +27,27 @@ CHANNEL_NAMES = {"telegram": "Telegram", "vk": "VK"}
 async def _telegram(settings: Settings, services: Services, stop: asyncio.Event) -> None:
     from bots.telegram.runner import run_telegram
 
-    await run_telegram(settings, services.conversation, services.inbox, stop)
+    await run_telegram(
+        settings,
+        services.conversation,
+        services.inbox,
+        services.outbox,
+        stop,
+        metrics=services.metrics,
+    )
 
 
 async def _vk(settings: Settings, services: Services, stop: asyncio.Event) -> None:
     from bots.vk.runner import run_vk
 
-    await run_vk(settings, services.conversation, services.inbox, stop)
+    await run_vk(
+        settings,
+        services.conversation,
+        services.inbox,
+        services.outbox,
+        stop,
+        metrics=services.metrics,
+    )
 
 
 RUNNERS: dict[str, Runner] = {"telegram": _telegram, "vk": _vk}

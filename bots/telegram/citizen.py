@@ -1,5 +1,6 @@
-"""The citizen router: private messages and button presses go to the conversation service
-and its replies are sent back. Group chats belong to the operator router (a later issue)."""
+"""The citizen router: private messages and button presses go to the conversation service,
+which stores its replies in the outbox; the outbox is woken to send them. Group chats
+belong to the operator router (a later issue)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message
 
 from bots.conversation import ConversationHandler
+from bots.outbox import OutboxSender
 from bots.telegram.mappers import map_callback, map_message
-from bots.telegram.sender import ReplySender
+from core.domain import IncomingMessage
 
 logger = logging.getLogger(__name__)
 
@@ -25,23 +27,26 @@ def build_citizen_router() -> Router:
 
 
 async def answer_message(
-    message: Message, service: ConversationHandler, sender: ReplySender
+    message: Message, service: ConversationHandler, outbox: OutboxSender
 ) -> None:
-    incoming = map_message(message)
-    if incoming is None:
-        return
-    await sender.send_all(await service.handle(incoming))
+    await _turn(map_message(message), service, outbox)
 
 
 async def answer_button(
-    callback: CallbackQuery, service: ConversationHandler, sender: ReplySender
+    callback: CallbackQuery, service: ConversationHandler, outbox: OutboxSender
 ) -> None:
     try:
         # Answer first so the client's spinner stops even if the service is slow.
         await callback.answer()
     except TelegramAPIError as error:
-        logger.warning("Callback query %s not answered: %s", callback.id, error)
-    incoming = map_callback(callback)
+        logger.info("Callback query %s not answered: %s", callback.id, type(error).__name__)
+    await _turn(map_callback(callback), service, outbox)
+
+
+async def _turn(
+    incoming: IncomingMessage | None, service: ConversationHandler, outbox: OutboxSender
+) -> None:
     if incoming is None:
         return
-    await sender.send_all(await service.handle(incoming))
+    if await service.handle(incoming):
+        outbox.wake(incoming.chat_id)

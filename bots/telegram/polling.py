@@ -1,5 +1,6 @@
 """Long polling with durable inbound: a batch is stored in the inbox before the next
-getUpdates acknowledges it, so a crash while handlers run loses nothing."""
+getUpdates acknowledges it, so a crash while handlers run loses nothing. While the
+database cannot be reached nothing is acknowledged: Telegram keeps the updates."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramUnauthorizedError
 from aiogram.methods import TelegramMethod
 
-from bots.telegram.inbound import ALLOWED_UPDATES, CHANNEL, UpdateProcessor
+from bots.inbox import InboxWorker
+from bots.telegram.inbound import ALLOWED_UPDATES, CHANNEL
 from core.inbox import InboxItem, InboxRepository
 
 logger = logging.getLogger(__name__)
@@ -58,14 +60,14 @@ class DurablePolling:
         self,
         bot: Bot,
         inbox: InboxRepository,
-        processor: UpdateProcessor,
+        worker: InboxWorker,
         *,
         timeout: int = 25,
         max_backoff: float = 30.0,
     ) -> None:
         self._bot = bot
         self._inbox = inbox
-        self._processor = processor
+        self._worker = worker
         self._timeout = timeout
         self._max_backoff = max_backoff
 
@@ -83,8 +85,9 @@ class DurablePolling:
             except Exception as error:  # the loop outlives any single failure
                 failures += 1
                 delay = min(0.5 * 2 ** (failures - 1), self._max_backoff)
-                logger.warning("Polling failed (%s: %s); retrying in %.1f s",
-                               type(error).__name__, error, delay)  # fmt: skip
+                if failures == 1 or failures % 10 == 0:
+                    logger.warning("Polling failed %d time(s) in a row (%s); retrying in %.1f s",
+                                   failures, type(error).__name__, delay)  # fmt: skip
                 try:
                     await until_stopped(asyncio.sleep(delay), stop)
                 except Stopped:
@@ -93,7 +96,7 @@ class DurablePolling:
             failures = 0
             offset = _next_offset(batch, offset)
             for item in stored:
-                self._processor.submit(item)
+                self._worker.submit(item)
 
     async def _fetch(self, offset: int | None) -> list[dict[str, Any]]:
         method = GetRawUpdates(
@@ -105,10 +108,15 @@ class DurablePolling:
         keyed = []
         for raw in batch:
             if _update_id(raw) is None:
-                logger.warning("Update without an id skipped: %.300r", raw)
+                logger.warning("An update without an id skipped (keys: %s)", _keys(raw))
                 continue
             keyed.append((str(raw["update_id"]), raw))
         return await self._inbox.put_many(CHANNEL, keyed)
+
+
+def _keys(raw: Any) -> list[str]:
+    """What kind of thing an odd update is, without its content."""
+    return sorted(str(k)[:32] for k in raw)[:10] if isinstance(raw, dict) else [type(raw).__name__]
 
 
 def _update_id(raw: dict[str, Any]) -> int | None:

@@ -1,11 +1,17 @@
-"""`run_telegram`: the Telegram channel's entry point, in polling or webhook mode."""
+"""`run_telegram`: the Telegram channel's entry point, in polling or webhook mode.
+
+Three loops share the process: receiving (polling or the webhook) stores updates and
+hands them to the inbox worker; the inbox worker runs turns, retries failed ones and
+takes over what a dead worker left; the outbox sender delivers replies chat by chat.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -23,13 +29,16 @@ from aiogram.types import BotCommand
 from aiohttp import web
 
 from bots.conversation import ConversationHandler
+from bots.inbox import InboxPolicy, InboxWorker
+from bots.outbox import OutboxPolicy, OutboxSender
 from bots.telegram.citizen import build_citizen_router
-from bots.telegram.inbound import ALLOWED_UPDATES, UpdateProcessor
+from bots.telegram.inbound import ALLOWED_UPDATES, CHANNEL, TelegramUpdates
 from bots.telegram.polling import DurablePolling, Stopped, until_stopped
-from bots.telegram.sender import ReplySender, RetryPolicy, Sleep
+from bots.telegram.sender import TelegramTransport
 from bots.telegram.webhook import build_webhook_app
-from core.domain import Channel
 from core.inbox import InboxRepository
+from core.metrics import Metrics
+from core.outbox import OutboxRepository
 from core.settings import Settings, TelegramMode
 
 logger = logging.getLogger(__name__)
@@ -44,50 +53,72 @@ COMMANDS = [
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
+    """Knobs tests and benchmarks turn; by default the policies follow the settings."""
+
     poll_timeout: int = 25
-    shutdown_grace: float = 5.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    sleep: Sleep = asyncio.sleep
+    inbox: InboxPolicy | None = None
+    outbox: OutboxPolicy | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class _Channel:
     bot: Bot
-    handler: ConversationHandler
     inbox: InboxRepository
-    sender: ReplySender
-    processor: UpdateProcessor
+    worker: InboxWorker
     stop: asyncio.Event
 
 
 async def run_telegram(
     settings: Settings,
-    handler: ConversationHandler,
+    conversation: ConversationHandler,
     inbox: InboxRepository,
+    outbox: OutboxRepository,
     stop: asyncio.Event,
     *,
     options: RunOptions | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
     options = options or RunOptions()
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    webhook = settings.telegram_mode is TelegramMode.WEBHOOK
+    if webhook and not settings.webhook_secret_ok():
+        raise ValueError("webhook mode needs TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET")
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     bot = Bot(settings.telegram_bot_token.get_secret_value(), session=session)
-    sender = ReplySender(bot, handler, policy=options.retry, sleep=options.sleep)
-    dispatcher = Dispatcher(service=handler, sender=sender)
+    sender = OutboxSender(
+        outbox,
+        TelegramTransport(bot),
+        options.outbox or OutboxPolicy.from_settings(settings),
+        metrics,
+    )
+    dispatcher = Dispatcher(service=conversation, outbox=sender)
     dispatcher.include_router(build_citizen_router())
-    processor = UpdateProcessor(dispatcher, bot, inbox)
-    channel = _Channel(bot, handler, inbox, sender, processor, stop)
+    updates = TelegramUpdates(dispatcher, bot)
+    worker = InboxWorker(
+        CHANNEL,
+        inbox,
+        updates,
+        conversation,
+        sender.wake,
+        options.inbox or InboxPolicy.from_settings(settings),
+        metrics,
+    )
+    halt = asyncio.Event()  # ends the worker and the sender with this function
+    loops = [asyncio.create_task(sender.run(halt)), asyncio.create_task(worker.run(halt))]
+    channel = _Channel(bot, inbox, worker, stop)
     logger.info("Telegram channel starting in %s mode", settings.telegram_mode)
     try:
-        if settings.telegram_mode is TelegramMode.WEBHOOK:
+        await _set_commands(channel)
+        if webhook:
             await _serve_webhook(channel, settings)
         else:
             await _poll(channel, options)
     except Stopped:
         pass
     finally:
-        await processor.drain(options.shutdown_grace)
+        halt.set()
+        await asyncio.gather(*loops, return_exceptions=True)
         await session.close()
         logger.info("Telegram channel stopped")
 
@@ -95,23 +126,20 @@ async def run_telegram(
 async def _poll(channel: _Channel, options: RunOptions) -> None:
     bot = channel.bot
     await _keep_trying(lambda: bot.delete_webhook(drop_pending_updates=False), channel.stop)
-    await _catch_up(channel)
-    polling = DurablePolling(bot, channel.inbox, channel.processor, timeout=options.poll_timeout)
+    polling = DurablePolling(bot, channel.inbox, channel.worker, timeout=options.poll_timeout)
     await polling.run(channel.stop)
 
 
 async def _serve_webhook(channel: _Channel, settings: Settings) -> None:
     url, secret = settings.telegram_webhook_url, settings.telegram_webhook_secret
-    if not url or secret is None:
-        raise ValueError("webhook mode needs TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET")
+    assert url and secret is not None
     path = urlsplit(url).path or "/"
-    app = build_webhook_app(path, secret.get_secret_value(), channel.inbox, channel.processor)
+    app = build_webhook_app(path, secret.get_secret_value(), channel.inbox, channel.worker)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.telegram_webhook_host, settings.telegram_webhook_port)
         await site.start()
-        await _catch_up(channel)
         await _keep_trying(
             lambda: channel.bot.set_webhook(
                 url,
@@ -126,15 +154,12 @@ async def _serve_webhook(channel: _Channel, settings: Settings) -> None:
         await runner.cleanup()
 
 
-async def _catch_up(channel: _Channel) -> None:
-    """Before taking new updates: set the command menu, resend undelivered replies and
-    handle updates an earlier run stored but did not finish."""
-    try:
-        await channel.bot.set_my_commands(COMMANDS)
-    except TelegramAPIError as error:
-        logger.warning("Command menu not set: %s", error)
-    await channel.sender.resend(await channel.handler.pending_replies(Channel.TELEGRAM))
-    await channel.processor.recover()
+async def _set_commands(channel: _Channel) -> None:
+    with contextlib.suppress(Stopped):
+        try:
+            await until_stopped(channel.bot.set_my_commands(COMMANDS), channel.stop)
+        except TelegramAPIError as error:
+            logger.warning("Command menu not set: %s", type(error).__name__)
 
 
 async def _keep_trying(call: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T:
@@ -148,5 +173,6 @@ async def _keep_trying(call: Callable[[], Awaitable[T]], stop: asyncio.Event) ->
         except (TelegramNetworkError, TelegramServerError, ClientDecodeError) as error:
             failures += 1
             delay = min(0.5 * 2 ** (failures - 1), 30.0)
-            logger.warning("Telegram unreachable (%s); retrying in %.1f s", error, delay)
+            logger.warning("Telegram unreachable (%s); retrying in %.1f s",
+                           type(error).__name__, delay)  # fmt: skip
         await until_stopped(asyncio.sleep(delay), stop)

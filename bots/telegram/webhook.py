@@ -8,7 +8,8 @@ import logging
 
 from aiohttp import web
 
-from bots.telegram.inbound import CHANNEL, UpdateProcessor
+from bots.inbox import InboxWorker
+from bots.telegram.inbound import CHANNEL
 from core.inbox import InboxRepository
 
 logger = logging.getLogger(__name__)
@@ -17,8 +18,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 def build_webhook_app(
-    path: str, secret: str, inbox: InboxRepository, processor: UpdateProcessor
+    path: str, secret: str, inbox: InboxRepository, worker: InboxWorker
 ) -> web.Application:
+    if not secret:
+        raise ValueError("a webhook without a secret would accept anyone's updates")
     expected = secret.encode()
 
     async def receive_update(request: web.Request) -> web.Response:
@@ -33,15 +36,18 @@ def build_webhook_app(
         update_id = raw.get("update_id") if isinstance(raw, dict) else None
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             # Telegram would re-send it forever if refused; there is nothing to retry.
-            logger.warning("Webhook update without an id ignored: %.300r", raw)
+            logger.warning("A webhook update without an id ignored")
             return web.Response()
         try:
             stored = await inbox.put_many(CHANNEL, [(str(update_id), raw)])
-        except Exception:
-            logger.exception("Update %s not stored; Telegram will send it again", update_id)
+        except Exception as error:
+            logger.warning(
+                "Update %s not stored (%s); Telegram will send it again",
+                update_id, type(error).__name__,
+            )  # fmt: skip
             return web.Response(status=500)
         for item in stored:
-            processor.submit(item)
+            worker.submit(item)
         return web.Response()
 
     app = web.Application()

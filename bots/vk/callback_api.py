@@ -9,7 +9,8 @@ import logging
 
 from aiohttp import web
 
-from bots.vk.processing import CHANNEL, VkEventProcessor, event_key
+from bots.inbox import InboxWorker
+from bots.vk.processing import CHANNEL, event_key
 from core.inbox import InboxRepository
 
 log = logging.getLogger(__name__)
@@ -25,13 +26,15 @@ class VkCallbackEndpoint:
         secret: str,
         confirmation_code: str,
         inbox: InboxRepository,
-        processor: VkEventProcessor,
+        worker: InboxWorker,
     ) -> None:
+        if not secret:
+            raise ValueError("a Callback API without a secret would accept anyone's events")
         self._group_id = group_id
         self._secret = secret.encode()
         self._confirmation_code = confirmation_code
         self._inbox = inbox
-        self._processor = processor
+        self._worker = worker
 
     async def receive(self, request: web.Request) -> web.Response:
         try:
@@ -51,11 +54,12 @@ class VkCallbackEndpoint:
             return web.Response(status=403, text="wrong secret")
         try:
             stored = await self._inbox.put_many(CHANNEL, [(event_key(event), event)])
-        except Exception:
-            log.exception("could not store a VK callback event; VK will send it again")
+        except Exception as error:
+            log.warning("a VK callback event not stored (%s); VK will send it again",
+                        type(error).__name__)  # fmt: skip
             return web.Response(status=500, text="try again")
         for item in stored:
-            self._processor.submit(item)
+            self._worker.submit(item)
         return web.Response(text="ok")
 
 

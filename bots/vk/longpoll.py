@@ -7,14 +7,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from vkbottle.api import ABCAPI
 from vkbottle.polling import BotPolling
 
-from bots.vk.processing import CHANNEL, VkEventProcessor, as_payload, event_key
-from bots.vk.sender import RetryPolicy
+from bots.inbox import InboxWorker
+from bots.vk.processing import CHANNEL, as_payload, event_key
 from core.inbox import InboxRepository
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,17 @@ T = TypeVar("T")
 
 # After this many failures in a row the server and key are asked for again.
 FAILURES_BEFORE_NEW_SERVER = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Pauses after failed polls: ``base`` doubling up to ``limit`` seconds."""
+
+    base: float = 0.5
+    limit: float = 30.0
+
+    def delay(self, failures: int) -> float:
+        return min(self.base * 2 ** max(failures - 1, 0), self.limit)
 
 
 class LongPollAnswerError(ValueError):
@@ -64,16 +76,16 @@ class VkLongPoll:
         api: ABCAPI,
         group_id: int | None,
         inbox: InboxRepository,
-        processor: VkEventProcessor,
+        worker: InboxWorker,
         ts_file: TsFile | None = None,
         wait: int = 25,
-        backoff: RetryPolicy | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self._polling = BotPolling(api=api, group_id=group_id, wait=wait)
         self._ts_file = ts_file or TsFile(None)
         self._inbox = inbox
-        self._processor = processor
-        self._backoff = backoff or RetryPolicy()
+        self._worker = worker
+        self._backoff = backoff or Backoff()
 
     async def run(self, stop: asyncio.Event) -> None:
         server: dict[str, Any] | None = None
@@ -92,21 +104,24 @@ class VkLongPoll:
                 server = await self._next_server(server, answer)
                 failures = 0
             except Exception as error:
+                # Nothing was acknowledged: the same ts is asked for again.
                 failures += 1
-                log.warning("VK long poll failed (%d in a row): %r", failures, error)
+                if failures == 1 or failures % 10 == 0:
+                    log.warning("VK long poll failed %d time(s) in a row: %s",
+                                failures, _brief(error))  # fmt: skip
                 if failures % FAILURES_BEFORE_NEW_SERVER == 0:
                     server = None
-                await _sleep_unless_stopped(self._backoff.delay(failures - 1), stop)
+                await _sleep_unless_stopped(self._backoff.delay(failures), stop)
 
     async def _next_server(self, server: dict[str, Any], answer: Any) -> dict[str, Any]:
         if not isinstance(answer, dict):
-            raise LongPollAnswerError(f"long poll answered {str(answer)[:200]!r}")
+            raise LongPollAnswerError(f"long poll answered a {type(answer).__name__}")
         failed = answer.get("failed")
         if failed is not None:
             return await self._recover(server, failed, answer.get("ts"))
         updates, ts = answer.get("updates"), answer.get("ts")
         if not isinstance(updates, list) or ts is None:
-            raise LongPollAnswerError(f"long poll answered {str(answer)[:200]!r}")
+            raise LongPollAnswerError(f"long poll answered keys {sorted(answer)[:10]}")
         await self._store(updates)
         self._ts_file.save(ts)
         return {**server, "ts": ts}
@@ -130,7 +145,7 @@ class VkLongPoll:
             CHANNEL, [(event_key(event), as_payload(event)) for event in updates]
         )
         for item in stored:
-            self._processor.submit(item)
+            self._worker.submit(item)
 
 
 async def _unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
@@ -147,6 +162,13 @@ async def _unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
     if not task.done() or task.cancelled():
         return None
     return task.result()
+
+
+def _brief(error: BaseException) -> str:
+    """The error without what it may quote (an answer can hold citizens' messages)."""
+    if isinstance(error, LongPollAnswerError):
+        return str(error)
+    return type(error).__name__
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:

@@ -1,20 +1,20 @@
-"""Handles stored VK events: map, ask the conversation handler, deliver, mark in the inbox."""
+"""Stored VK events as turns: map, ask the conversation service, wake the outbox."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from vkbottle.api import ABCAPI
 
 from bots.conversation import ConversationHandler
 from bots.vk.mappers import MalformedEvent, event_to_message
-from bots.vk.sender import PeerLocks, VkSender
-from core.inbox import InboxItem, InboxRepository
+from core.domain import IncomingMessage
+from core.inbox import InboxItem, InboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class NameCache:
         try:
             users = await self._api.users.get(user_ids=[int(user_id)])
         except Exception as error:
-            log.info("users.get for %s failed: %r", user_id, error)
+            log.info("users.get for %s failed: %s", user_id, type(error).__name__)
             return None
         if not users:
             return None
@@ -61,73 +61,47 @@ class NameCache:
         return name
 
 
-class VkEventProcessor:
-    """Runs each stored event as its own task; one citizen's events one after another."""
+class VkEvents:
+    """The `bots.inbox.UpdateHandler` of VK: each stored event as a turn.
+
+    Args:
+        api: The VK API (names of citizens, answers to callback buttons).
+        conversation: The conversation service.
+        wake: Called with a peer id when replies for it were stored.
+    """
 
     def __init__(
-        self,
-        *,
-        api: ABCAPI,
-        handler: ConversationHandler,
-        sender: VkSender,
-        inbox: InboxRepository,
+        self, *, api: ABCAPI, conversation: ConversationHandler, wake: Callable[[str], None]
     ) -> None:
         self._api = api
-        self._handler = handler
-        self._sender = sender
-        self._inbox = inbox
+        self._conversation = conversation
+        self._wake = wake
         self._names = NameCache(api)
-        self._locks = PeerLocks()
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    def submit(self, item: InboxItem) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(item))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def chat_of(self, item: InboxItem) -> str:
+        message = self.message_of(item)
+        return message.chat_id if message is not None else "?"
 
-    async def drain(self, grace: float = 10.0) -> None:
-        """Let running events finish for up to ``grace`` seconds, then cancel the rest
-        (they stay unprocessed in the inbox and are handled at the next start)."""
-        if not self._tasks:
-            return
-        await asyncio.wait(set(self._tasks), timeout=grace)
-        await self.abort()
-
-    async def abort(self) -> None:
-        """Cancel whatever is still running; it stays unprocessed in the inbox."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _run(self, item: InboxItem) -> None:
+    def message_of(self, item: InboxItem) -> IncomingMessage | None:
         try:
-            await self.process(item)
-        except Exception:
-            log.exception("VK event %s was not handled", item.update_key)
+            return event_to_message(item.payload)
+        except MalformedEvent:
+            return None
 
-    async def process(self, item: InboxItem) -> None:
+    async def process(self, item: InboxItem) -> InboxStatus:
         try:
             message = event_to_message(item.payload)
         except MalformedEvent as error:
-            log.warning("VK event %s is malformed: %s", item.update_key, error)
-            message = None
+            log.info("VK event %s ignored as malformed: %s", item.update_key, error)
+            return InboxStatus.IGNORED
         if message is None:
-            await self._inbox.mark_processed(item.id)
-            return
-        async with self._locks.hold(message.chat_id):
-            if item.payload.get("type") == "message_event":
-                await self._answer_event(item.payload["object"])
-            name = await self._names.name(message.user_id)
-            message = dataclasses.replace(message, display_name=name)
-            try:
-                replies = await self._handler.handle(message)
-            except Exception as error:
-                log.exception("the conversation handler failed on VK event %s", item.update_key)
-                await self._inbox.mark_failed(item.id, repr(error))
-                return
-            for reply in replies:
-                await self._sender.deliver(reply)
-        await self._inbox.mark_processed(item.id)
+            return InboxStatus.IGNORED
+        if item.payload.get("type") == "message_event":
+            await self._answer_event(item.payload["object"])
+        name = await self._names.name(message.user_id)
+        if await self._conversation.handle(dataclasses.replace(message, display_name=name)):
+            self._wake(message.chat_id)
+        return InboxStatus.DONE
 
     async def _answer_event(self, obj: dict[str, Any]) -> None:
         """Stop the spinner on a callback button; the reply comes as a message."""
@@ -136,4 +110,4 @@ class VkEventProcessor:
                 event_id=obj["event_id"], user_id=obj["user_id"], peer_id=obj["peer_id"]
             )
         except Exception as error:
-            log.info("sendMessageEventAnswer failed: %r", error)
+            log.info("sendMessageEventAnswer failed: %s", type(error).__name__)

@@ -1,45 +1,28 @@
-"""Delivers `Reply` objects with ``messages.send`` and reports what happened to each."""
+"""Sending a reply's parts with ``messages.send``, and telling the outbox what VK
+answered. Each part has a fixed ``random_id``, so a part sent again after a crash or a
+lost answer is dropped by VK (within VK's deduplication window)."""
 
 from __future__ import annotations
-
-import asyncio
-import logging
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import aiohttp
 from vkbottle import VKAPIError
 from vkbottle.api import ABCAPI
 
-from bots.conversation import ConversationHandler
+from bots.outbox import RetryAfter, Unavailable, Undeliverable
 from bots.text import VK_TEXT_LIMIT, split_text
 from bots.vk.client import VkUnavailable
 from bots.vk.keyboards import build_keyboard
 from bots.vk.mappers import clean_text
-from core.domain import DeliveryStatus, Reply
-
-log = logging.getLogger(__name__)
-
-Sleep = Callable[[float], Awaitable[None]]
+from core.domain import Channel, DeliveryStatus, Reply
 
 RATE_LIMITED = 6
+FLOOD_CONTROL = 9  # too many similar messages: VK asks for a longer pause
+SERVER_ERROR = 10
 # 7: no permission; 901: the citizen has not allowed messages; 902: privacy settings.
 BLOCKED_CODES = frozenset({7, 901, 902})
 TRANSIENT_ERRORS = (aiohttp.ClientError, TimeoutError, VkUnavailable)
 PARTS_PER_REPLY = 64
 RANDOM_ID_SPACE = 2**31
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    attempts: int = 6
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-
-    def delay(self, attempt: int) -> float:
-        return min(self.base_delay * 2**attempt, self.max_delay)
 
 
 def random_id_for(outbox_id: int, part: int) -> int:
@@ -50,101 +33,44 @@ def random_id_for(outbox_id: int, part: int) -> int:
     return (outbox_id * PARTS_PER_REPLY + part) % (RANDOM_ID_SPACE - 1) + 1
 
 
-class PeerLocks:
-    """One lock per peer, kept only while someone holds or waits for it."""
+class VkTransport:
+    """The outbox's way of sending to VK."""
 
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+    channel = Channel.VK
 
-    @asynccontextmanager
-    async def hold(self, peer: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(peer, (asyncio.Lock(), 0))
-        self._locks[peer] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[peer]
-            if users == 1:
-                del self._locks[peer]
-            else:
-                self._locks[peer] = (lock, users - 1)
-
-
-class VkSender:
-    def __init__(
-        self,
-        api: ABCAPI,
-        handler: ConversationHandler,
-        *,
-        sleep: Sleep = asyncio.sleep,
-        policy: RetryPolicy | None = None,
-    ) -> None:
+    def __init__(self, api: ABCAPI) -> None:
         self._api = api
-        self._handler = handler
-        self._sleep = sleep
-        self._policy = policy or RetryPolicy()
-        self._locks = PeerLocks()
 
-    async def deliver(self, reply: Reply) -> DeliveryStatus:
-        """Send one reply (in parts when long); never raises for VK's or the network's faults."""
-        async with self._locks.hold(reply.chat_id):
-            status, external_id, error = await self._send(reply)
-        if status is not DeliveryStatus.SENT:
-            log.warning(
-                "VK reply %s to %s: %s (%s)", reply.outbox_id, reply.chat_id, status, error
-            )
-        if reply.outbox_id is not None:
-            try:
-                await self._handler.record_delivery(
-                    reply.outbox_id, status, external_id=external_id, error=error
-                )
-            except Exception:
-                log.exception("could not record the delivery of outbox %s", reply.outbox_id)
-        return status
+    def split(self, reply: Reply) -> list[str]:
+        if not reply.chat_id.lstrip("-").isdigit():
+            return []
+        parts = split_text(clean_text(reply.text), VK_TEXT_LIMIT, length=len)
+        return parts[:PARTS_PER_REPLY]
 
-    async def _send(self, reply: Reply) -> tuple[DeliveryStatus, str | None, str | None]:
-        parts = split_text(clean_text(reply.text), VK_TEXT_LIMIT, length=len)[:PARTS_PER_REPLY]
-        if not parts or not reply.chat_id.lstrip("-").isdigit():
-            return DeliveryStatus.FAILED, None, "nothing to send or no VK peer id"
-        base = reply.outbox_id if reply.outbox_id is not None else secrets.randbelow(2**24)
-        keyboard = build_keyboard(reply.buttons)
-        message_id = 0
+    async def send_part(self, reply: Reply, index: int, text: str, last: bool) -> str | None:
+        assert reply.outbox_id is not None, "only stored replies are sent"
         try:
-            for index, text in enumerate(parts):
-                last = index == len(parts) - 1
-                message_id = await self._send_part(
-                    int(reply.chat_id),
-                    text,
-                    keyboard if last else None,
-                    random_id_for(base, index),
-                )
-        except VKAPIError as error:
-            status = (
-                DeliveryStatus.BLOCKED if error.code in BLOCKED_CODES else DeliveryStatus.FAILED
+            message_id = await self._api.messages.send(
+                peer_id=int(reply.chat_id),
+                random_id=random_id_for(reply.outbox_id, index),
+                message=text,
+                keyboard=build_keyboard(reply.buttons) if last else None,
             )
-            return status, None, f"VK error {error.code}: {error.error_msg}"
+        except VKAPIError as error:
+            raise _classified(error) from error
         except TRANSIENT_ERRORS as error:
-            return DeliveryStatus.FAILED, None, f"VK unreachable: {error!r}"
-        except Exception as error:
-            log.exception("VK reply %s could not be sent", reply.outbox_id)
-            return DeliveryStatus.FAILED, None, repr(error)
-        return DeliveryStatus.SENT, str(message_id), None
+            raise Unavailable(f"VK unreachable: {type(error).__name__}") from error
+        return str(message_id)
 
-    async def _send_part(
-        self, peer_id: int, text: str, keyboard: str | None, random_id: int
-    ) -> int:
-        attempt = 0
-        while True:
-            try:
-                return await self._api.messages.send(
-                    peer_id=peer_id, random_id=random_id, message=text, keyboard=keyboard
-                )
-            except VKAPIError as error:
-                if error.code != RATE_LIMITED or attempt + 1 >= self._policy.attempts:
-                    raise
-            except TRANSIENT_ERRORS:
-                if attempt + 1 >= self._policy.attempts:
-                    raise
-            await self._sleep(self._policy.delay(attempt))
-            attempt += 1
+
+def _classified(error: VKAPIError) -> Exception:
+    reason = f"VK error {error.code}: {error.error_msg}"
+    if error.code == RATE_LIMITED:
+        return RetryAfter(1.0, reason)
+    if error.code == FLOOD_CONTROL:
+        return RetryAfter(30.0, reason)
+    if error.code == SERVER_ERROR:
+        return Unavailable(reason)
+    if error.code in BLOCKED_CODES:
+        return Undeliverable(DeliveryStatus.BLOCKED, reason)
+    return Undeliverable(DeliveryStatus.FAILED, reason)

@@ -1,4 +1,4 @@
-"""durable turns, inbox leases and statuses, outbox pacing, idempotent appeals
+"""durable turns, inbox leases and statuses, outbox pacing, idempotent appeals and searches
 
 Revision ID: 0003
 Revises: 0002
@@ -44,6 +44,9 @@ def upgrade() -> None:
         )
     op.execute("UPDATE inbox_updates SET status = 'done' WHERE processed_at IS NOT NULL")
 
+    with op.batch_alter_table("search_log", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_search_log_message_id"), ["message_id"], unique=False)
+
     with op.batch_alter_table("appeals", schema=None) as batch_op:
         batch_op.add_column(sa.Column("idempotency_key", sa.String(length=64)))
         batch_op.create_unique_constraint(
@@ -55,6 +58,9 @@ def downgrade() -> None:
     with op.batch_alter_table("appeals", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_appeals_idempotency_key"), type_="unique")
         batch_op.drop_column("idempotency_key")
+
+    with op.batch_alter_table("search_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_search_log_message_id"))
 
     with op.batch_alter_table("inbox_updates", schema=None) as batch_op:
         batch_op.drop_index("ix_inbox_updates_channel_status")

@@ -1,5 +1,6 @@
 """The conversation service with the real database, demo knowledge base and embedder."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -18,8 +19,9 @@ from core.domain import (
 from core.models import Conversation, Identity, Message, SearchLog
 from nlu import texts
 from nlu.payloads import Action, decode
-from tests.conftest import make_settings
+from tests.conftest import faq_answer, make_settings
 from tests.factories import make_message
+from tests.fakes import EchoDialogue, conversation_service, outbound
 
 
 @pytest.fixture
@@ -207,8 +209,8 @@ async def test_forged_or_foreign_button_changes_nothing(services):
 
 async def test_blocked_delivery_marks_the_citizen_and_writing_again_clears_it(services):
     [reply] = await services.conversation.handle(make_message("Как записаться в МФЦ?"))
-    await services.conversation.record_delivery(
-        reply.outbox_id, DeliveryStatus.BLOCKED, error="Forbidden: bot was blocked by the user"
+    await services.outbox.undeliverable(
+        reply.outbox_id, DeliveryStatus.BLOCKED, "Forbidden: bot was blocked by the user"
     )
     async with services.sessions() as session:
         assert (await session.scalar(select(Identity.blocked_at))) is not None
@@ -217,19 +219,96 @@ async def test_blocked_delivery_marks_the_citizen_and_writing_again_clears_it(se
         assert (await session.scalar(select(Identity.blocked_at))) is None
 
 
-async def test_undelivered_replies_are_offered_for_resending(services):
+async def test_replies_wait_in_the_outbox_until_delivered(services):
     [sent, pending] = [
         (await services.conversation.handle(make_message(q)))[0]
         for q in ("Как записаться в МФЦ?", "Как оплатить коммунальные услуги?")
     ]
-    await services.conversation.record_delivery(
-        sent.outbox_id, DeliveryStatus.SENT, external_id="55"
+    await services.outbox.delivered(sent.outbox_id, "55", 1)
+    [waiting] = await services.outbox.claim_chat(Channel.TELEGRAM, "1001")
+    assert (waiting.reply.outbox_id, waiting.reply.text, waiting.reply.buttons) == (
+        pending.outbox_id,
+        pending.text,
+        pending.buttons,
     )
-    resend = await services.conversation.pending_replies(Channel.TELEGRAM)
-    assert [(r.outbox_id, r.text, r.buttons) for r in resend] == [
-        (pending.outbox_id, pending.text, pending.buttons)
-    ]
-    assert await services.conversation.pending_replies(Channel.VK) == []
+    assert await services.outbox.due_chats(Channel.VK) == []
+
+
+class Crashing:
+    """A dialogue that dies after the message is stored, as a crashed process would."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    async def respond(self, turn):
+        raise self.error
+
+
+async def incoming(services: Services) -> list[Message]:
+    async with services.sessions() as session:
+        query = select(Message).where(Message.direction == Direction.IN).order_by(Message.id)
+        return list((await session.scalars(query)).all())
+
+
+@pytest.mark.parametrize(
+    "failure", [RuntimeError("dialogue failed"), asyncio.CancelledError()], ids=["error", "cancel"]
+)
+async def test_message_stored_but_not_answered_is_answered_once_when_handled_again(
+    services, failure
+):
+    """Before, the message was committed on its own and its turn in another
+    transaction: a failure in between left it stored, and handling it again answered
+    nothing, ever."""
+    message = make_message("Как записаться в МФЦ?")
+    crashing = conversation_service(services.sessions, Crashing(failure))
+    with pytest.raises(type(failure)):
+        await crashing.handle(message)
+    [stored] = await incoming(services)
+    assert stored.handled_at is None
+    assert await outbound(services.sessions) == []
+
+    [reply] = await services.conversation.handle(message)  # the retry
+    assert reply.text == await faq_answer(services, "doc-mfc-appointment")
+    assert await services.conversation.handle(message) == []  # a re-delivery
+    assert [m.handled_at is not None for m in await incoming(services)] == [True]
+    assert len(await outbound(services.sessions)) == 1
+    [log] = await search_log(services)  # the retried search is logged once
+    assert log.message_id == stored.id
+
+
+async def test_two_attempts_at_one_message_at_once_answer_it_once(services):
+    """Two workers (a retry and a late first attempt) race: one turn commits."""
+    release = asyncio.Event()
+    dialogue = EchoDialogue()
+    dialogue.hold = release
+    service = conversation_service(services.sessions, dialogue)
+    message = make_message("Вопрос")
+    attempts = [asyncio.create_task(service.handle(message)) for _ in range(2)]
+    while len(dialogue.turns) < 2:
+        await asyncio.sleep(0.01)
+    assert [turn.retry for turn in dialogue.turns] == [False, True]
+    release.set()
+    results = await asyncio.gather(*attempts)
+    assert sorted(len(replies) for replies in results) == [0, 1]
+    assert len(await outbound(services.sessions)) == 1
+
+
+async def test_the_last_failure_apologises_and_hands_the_conversation_to_operators_once(
+    services,
+):
+    message = make_message("Вопрос, на котором всё сломалось")
+    [apology] = await services.conversation.give_up(message, "bot_failure")
+    assert apology.text == texts.TURN_FAILED
+    assert labels(apology) == [texts.BUTTON_CANCEL_OPERATOR]
+    conversation = await conversation_of(services)
+    assert (conversation.status, conversation.status_reason) == (
+        ConversationStatus.WAITING,
+        "bot_failure",
+    )
+    assert await services.conversation.give_up(message, "bot_failure") == []
+    assert await services.conversation.handle(message) == []  # answered, by the apology
+    [stored] = await incoming(services)
+    assert stored.handled_at is not None
 
 
 async def test_empty_knowledge_base_offers_an_operator(tmp_path, embedder):

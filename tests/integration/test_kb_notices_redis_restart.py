@@ -21,8 +21,9 @@ def free_port() -> int:
 def start_redis(port: int, directory: Path) -> subprocess.Popen[bytes]:
     binary = shutil.which("redis-server")
     assert binary, "redis-server is installed with the machine's Redis"
+    options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(directory)]
     return subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(directory)],
+        [binary, *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

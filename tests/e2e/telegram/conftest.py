@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -7,17 +8,23 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bots.conversation import ConversationHandler
+from bots.conversation import ConversationHandler, ConversationService
+from bots.inbox import InboxPolicy
+from bots.outbox import OutboxPolicy
 from bots.telegram.runner import RunOptions, run_telegram
-from bots.telegram.sender import RetryPolicy
+from core import migrate
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.inbox import InboxRepository
-from core.models import Base
+from core.outbox import OutboxRepository
 from core.settings import Settings
-from tests.fakes import FakeConversationHandler
+from tests.fakes import EchoDialogue, conversation_service
 from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 
-FAST = RunOptions(poll_timeout=10, shutdown_grace=2.0, retry=RetryPolicy(base_delay=0.01))
+FAST = RunOptions(
+    poll_timeout=10,
+    inbox=InboxPolicy(base_delay=0.05, max_delay=0.5, poll_interval=0.1, grace=2.0),
+    outbox=OutboxPolicy(base_delay=0.05, max_delay=0.5, sweep_interval=0.1, grace=2.0),
+)
 
 
 @dataclass
@@ -29,6 +36,12 @@ class RunningBot:
         self.stop.set()
         await asyncio.wait_for(self.task, 15)
 
+    async def crash(self) -> None:
+        """Die without the orderly stop: whatever was in flight is left as it was."""
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
     def alive(self) -> bool:
         return not self.task.done()
 
@@ -38,9 +51,8 @@ StartBot = Callable[..., Awaitable[RunningBot]]
 
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'inbox.sqlite3'}")
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'djinn.sqlite3'}")
+    await migrate.upgrade(engine)
     yield engine
     await engine.dispose()
 
@@ -56,14 +68,24 @@ def inbox(sessions: SessionFactory) -> InboxRepository:
 
 
 @pytest.fixture
+def outbox(sessions: SessionFactory) -> OutboxRepository:
+    return OutboxRepository(sessions)
+
+
+@pytest.fixture
 async def tg() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram(webhook_retry_delay=0.05) as fake:
         yield fake
 
 
 @pytest.fixture
-def service() -> FakeConversationHandler:
-    return FakeConversationHandler()
+def dialogue() -> EchoDialogue:
+    return EchoDialogue()
+
+
+@pytest.fixture
+def service(sessions: SessionFactory, dialogue: EchoDialogue) -> ConversationService:
+    return conversation_service(sessions, dialogue)
 
 
 def fake_api_values(tg: FakeTelegram) -> dict[str, object]:
@@ -85,11 +107,15 @@ def settings(tg: FakeTelegram, tmp_path: Path) -> Settings:
     return make_settings(tg, tmp_path)
 
 
-@pytest.fixture
-def webhook_settings(tg: FakeTelegram, tmp_path: Path) -> Settings:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def webhook_settings(tg: FakeTelegram, tmp_path: Path) -> Settings:
+    port = free_port()
     return make_settings(
         tg,
         tmp_path,
@@ -103,7 +129,10 @@ def webhook_settings(tg: FakeTelegram, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def start_bot(
-    settings: Settings, service: FakeConversationHandler, inbox: InboxRepository
+    settings: Settings,
+    service: ConversationService,
+    inbox: InboxRepository,
+    outbox: OutboxRepository,
 ) -> AsyncIterator[StartBot]:
     running: list[RunningBot] = []
 
@@ -112,10 +141,13 @@ async def start_bot(
         settings: Settings = settings,
         handler: ConversationHandler = service,
         inbox: InboxRepository = inbox,
+        outbox: OutboxRepository = outbox,
         options: RunOptions = FAST,
     ) -> RunningBot:
         stop = asyncio.Event()
-        task = asyncio.create_task(run_telegram(settings, handler, inbox, stop, options=options))
+        task = asyncio.create_task(
+            run_telegram(settings, handler, inbox, outbox, stop, options=options)
+        )
         running.append(RunningBot(task, stop))
         return running[-1]
 
@@ -123,4 +155,5 @@ async def start_bot(
     for bot in running:
         if bot.alive():
             await bot.shutdown()
-        bot.task.result()  # a crashed runner fails the test that started it
+        if not bot.task.cancelled():
+            bot.task.result()  # a crashed runner fails the test that started it

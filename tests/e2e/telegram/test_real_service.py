@@ -28,7 +28,10 @@ async def services(tg, demo_settings, embedder) -> AsyncIterator[Services]:
 
 async def ask(tg, start_bot, services: Services, question: str) -> tuple[RunningBot, dict]:
     bot = await start_bot(
-        settings=services.settings, handler=services.conversation, inbox=services.inbox
+        settings=services.settings,
+        handler=services.conversation,
+        inbox=services.inbox,
+        outbox=services.outbox,
     )
     tg.citizen(1001, "Анна").send_text(question)
     [reply] = await tg.wait_for_messages(1001, 1, timeout=10)

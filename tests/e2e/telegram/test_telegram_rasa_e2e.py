@@ -61,7 +61,10 @@ async def services(tg, rasa_stack: RasaStack, embedder) -> AsyncIterator[Service
 async def bot(services: Services, start_bot: StartBot) -> RunningBot:
     # `services` first: the bot stops before the services it uses are closed.
     return await start_bot(
-        settings=services.settings, handler=services.conversation, inbox=services.inbox
+        settings=services.settings,
+        handler=services.conversation,
+        inbox=services.inbox,
+        outbox=services.outbox,
     )
 
 

@@ -7,21 +7,25 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bots.conversation import ConversationHandler
+from bots.conversation import ConversationHandler, ConversationService
+from bots.inbox import InboxPolicy
+from bots.outbox import OutboxPolicy
 from bots.vk.callback_api import CALLBACK_PATH
+from bots.vk.longpoll import Backoff
 from bots.vk.runner import VkRunOptions, run_vk
-from bots.vk.sender import RetryPolicy
+from core import migrate
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.inbox import InboxRepository
-from core.models import Base, InboxUpdate
+from core.models import InboxUpdate
+from core.outbox import OutboxRepository
 from core.settings import Settings, VkMode
-from tests.fakes import FakeConversationHandler
+from tests.fakes import EchoDialogue, conversation_service
 from tools.fake_vk import FakeVk
 
 FAST = VkRunOptions(
-    send_retry=RetryPolicy(attempts=5, base_delay=0.01),
-    poll_backoff=RetryPolicy(base_delay=0.01),
-    drain_grace=2.0,
+    poll_backoff=Backoff(base=0.01),
+    inbox=InboxPolicy(base_delay=0.05, max_delay=0.5, poll_interval=0.1, grace=2.0),
+    outbox=OutboxPolicy(base_delay=0.05, max_delay=0.5, sweep_interval=0.1, grace=2.0, rate=15.0),
 )
 
 
@@ -34,17 +38,19 @@ class RunningVkBot:
         settings: Settings,
         handler: ConversationHandler,
         inbox: InboxRepository,
+        outbox: OutboxRepository,
     ) -> None:
         self.vk = vk
         self.settings = settings
         self.handler = handler
         self.inbox = inbox
+        self.outbox = outbox
         self.stop = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> "RunningVkBot":
         self.task = asyncio.create_task(
-            run_vk(self.settings, self.handler, self.inbox, self.stop, options=FAST)
+            run_vk(self.settings, self.handler, self.inbox, self.outbox, self.stop, options=FAST)
         )
         await self._ready()
         return self
@@ -85,7 +91,7 @@ class RunningVkBot:
             await self.task
 
     async def crash(self) -> None:
-        """Die without the orderly stop: whatever was in flight is lost."""
+        """Die without the orderly stop: whatever was in flight is left as it was."""
         assert self.task is not None
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -104,9 +110,8 @@ async def vk() -> AsyncIterator[FakeVk]:
 
 @pytest.fixture
 async def sessions(tmp_path: Path) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'inbox.sqlite3'}")
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'djinn.sqlite3'}")
+    await migrate.upgrade(engine)
     yield create_session_factory(engine)
     await engine.dispose()
 
@@ -117,8 +122,18 @@ def inbox(sessions: SessionFactory) -> InboxRepository:
 
 
 @pytest.fixture
-def handler() -> FakeConversationHandler:
-    return FakeConversationHandler()
+def outbox(sessions: SessionFactory) -> OutboxRepository:
+    return OutboxRepository(sessions)
+
+
+@pytest.fixture
+def dialogue() -> EchoDialogue:
+    return EchoDialogue()
+
+
+@pytest.fixture
+def handler(sessions: SessionFactory, dialogue: EchoDialogue) -> ConversationService:
+    return conversation_service(sessions, dialogue)
 
 
 def fake_api_values(vk: FakeVk) -> dict[str, object]:
@@ -137,27 +152,32 @@ def settings(vk: FakeVk, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def run_bot(vk: FakeVk, settings: Settings, inbox: InboxRepository):
-    """Build a bot to run with ``async with``: its own handler (or a fresh fake, frozen
-    until ``hold`` is set), inbox and settings overrides are optional."""
+def run_bot(
+    vk: FakeVk,
+    settings: Settings,
+    handler: ConversationService,
+    inbox: InboxRepository,
+    outbox: OutboxRepository,
+):
+    """Build a bot to run with ``async with``; handler, inbox, outbox and settings
+    overrides are optional."""
 
     def build(
-        handler: ConversationHandler | None = None,
+        bot_handler: ConversationHandler = handler,
         *,
-        hold: asyncio.Event | None = None,
         inbox: InboxRepository = inbox,
+        outbox: OutboxRepository = outbox,
         **overrides: object,
     ) -> RunningVkBot:
         bot_settings = Settings(_env_file=None, **{**dict(settings), **overrides})
-        handler = handler or FakeConversationHandler(hold=hold)
-        return RunningVkBot(vk, bot_settings, handler, inbox)
+        return RunningVkBot(vk, bot_settings, bot_handler, inbox, outbox)
 
     return build
 
 
 @pytest.fixture
-async def bot(vk, settings, handler, inbox) -> AsyncIterator[RunningVkBot]:
-    async with RunningVkBot(vk, settings, handler, inbox) as running:
+async def bot(vk, settings, handler, inbox, outbox) -> AsyncIterator[RunningVkBot]:
+    async with RunningVkBot(vk, settings, handler, inbox, outbox) as running:
         yield running
 
 

@@ -8,14 +8,14 @@ ANNA = 5001
 
 
 @pytest.fixture
-async def callback_bot(run_bot, handler, unused_tcp_port):
+async def callback_bot(run_bot, unused_tcp_port):
     settings = {
         "vk_mode": VkMode.CALLBACK,
         "vk_callback_secret": SECRET,
         "vk_confirmation_code": CODE,
         "vk_callback_port": unused_tcp_port,
     }
-    async with run_bot(handler, **settings) as bot:
+    async with run_bot(**settings) as bot:
         yield bot
 
 
@@ -43,7 +43,7 @@ async def test_event_with_the_right_secret_is_answered(vk, callback_bot, url, ha
 
 
 async def test_event_with_a_wrong_secret_is_refused_and_not_stored(
-    vk, callback_bot, url, handler, inbox_rows
+    vk, callback_bot, url, dialogue, inbox_rows
 ):
     vk.use_callback(url, "guessed", attempts=2, retry_delay=0)
 
@@ -52,7 +52,7 @@ async def test_event_with_a_wrong_secret_is_refused_and_not_stored(
     assert await vk.callbacks_settled() == [False]
     assert [a.status for a in vk.callback.log] == [403, 403]
     assert await inbox_rows() == []
-    assert handler.calls == []
+    assert dialogue.turns == []
 
 
 async def test_event_for_another_community_is_refused(vk, callback_bot, url, inbox_rows):
@@ -66,7 +66,7 @@ async def test_event_for_another_community_is_refused(vk, callback_bot, url, inb
     assert [row.update_key for row in await inbox_rows()] == [event["event_id"]]
 
 
-async def test_resent_event_is_answered_once(vk, callback_bot, url, handler):
+async def test_resent_event_is_answered_once(vk, callback_bot, url, dialogue):
     vk.use_callback(url, SECRET)
     event = vk.send_text(ANNA, "Повторите, пожалуйста")
     await vk.wait_sent(ANNA)
@@ -77,4 +77,17 @@ async def test_resent_event_is_answered_once(vk, callback_bot, url, handler):
 
     await vk.callbacks_settled()
     assert [a.body for a in vk.callback.log] == ["ok", "ok", "ok"]
-    assert [m.text for m in handler.calls] == ["Повторите, пожалуйста", "Следующий вопрос"]
+    assert [turn.text for turn in dialogue.turns] == [
+        "Повторите, пожалуйста",
+        "Следующий вопрос",
+    ]
+
+
+@pytest.mark.parametrize("secret", [None, "", "  ", "secret"])
+async def test_callback_mode_refuses_to_start_without_a_real_secret(run_bot, secret):
+    """In every environment: an empty secret took events from anyone in development."""
+    bot = run_bot(vk_mode=VkMode.CALLBACK, vk_callback_secret=secret, vk_confirmation_code=CODE)
+    assert bot.settings.env == "dev"
+    with pytest.raises(ValueError, match="VK_CALLBACK_SECRET"):
+        async with bot:
+            pass

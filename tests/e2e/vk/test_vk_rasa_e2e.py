@@ -42,7 +42,9 @@ async def services(vk: FakeVk, rasa_stack: RasaStack, embedder) -> AsyncIterator
 
 @pytest.fixture
 async def real_bot(vk: FakeVk, services: Services) -> AsyncIterator[RunningVkBot]:
-    async with RunningVkBot(vk, services.settings, services.conversation, services.inbox) as bot:
+    async with RunningVkBot(
+        vk, services.settings, services.conversation, services.inbox, services.outbox
+    ) as bot:
         yield bot
 
 

@@ -30,8 +30,8 @@ async def services(vk, demo_settings, embedder) -> AsyncIterator[Services]:
 
 @pytest.fixture
 async def real_bot(vk, services) -> AsyncIterator[RunningVkBot]:
-    handler, inbox = services.conversation, services.inbox
-    async with RunningVkBot(vk, services.settings, handler, inbox) as bot:
+    handler, inbox, outbox = services.conversation, services.inbox, services.outbox
+    async with RunningVkBot(vk, services.settings, handler, inbox, outbox) as bot:
         yield bot
 
 

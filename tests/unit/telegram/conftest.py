@@ -5,10 +5,9 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
 from bots.telegram.citizen import build_citizen_router
-from bots.telegram.sender import ReplySender
 from tests.factories import TG_BOT_TOKEN
-from tests.fakes import FakeConversationHandler
-from tests.unit.telegram.doubles import RecordingSession, SleepRecorder
+from tests.fakes import FakeConversationHandler, RecordingOutbox
+from tests.unit.telegram.doubles import RecordingSession
 
 
 @pytest.fixture
@@ -27,18 +26,13 @@ def service() -> FakeConversationHandler:
 
 
 @pytest.fixture
-def sleep() -> SleepRecorder:
-    return SleepRecorder()
+def outbox() -> RecordingOutbox:
+    return RecordingOutbox()
 
 
 @pytest.fixture
-def sender(bot: Bot, service: FakeConversationHandler, sleep: SleepRecorder) -> ReplySender:
-    return ReplySender(bot, service, sleep=sleep)
-
-
-@pytest.fixture
-def dispatcher(service: FakeConversationHandler, sender: ReplySender) -> Dispatcher:
-    dispatcher = Dispatcher(service=service, sender=sender)
+def dispatcher(service: FakeConversationHandler, outbox: RecordingOutbox) -> Dispatcher:
+    dispatcher = Dispatcher(service=service, outbox=outbox)
     dispatcher.include_router(build_citizen_router())
     return dispatcher
 

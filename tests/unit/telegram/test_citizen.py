@@ -1,33 +1,43 @@
+"""The citizen router: a private message or button press becomes a turn of the
+conversation service, and the outbox is woken for the chat (the router sends nothing)."""
+
 from aiogram import Dispatcher
 
 from bots.telegram.citizen import build_citizen_router
-from core.domain import DeliveryStatus, MessageKind
+from core.domain import MessageKind
 from tests.factories import make_tg_callback, make_tg_media, make_tg_update
-from tests.fakes import FakeConversationHandler
+from tests.fakes import FakeConversationHandler, RecordingOutbox
 from tests.unit.telegram.doubles import api_error
 
 
-async def test_private_question_gets_the_services_reply(
-    dispatcher, bot, session, service, to_update
+async def test_private_question_goes_to_the_service_and_wakes_the_outbox(
+    dispatcher, bot, session, service, outbox, to_update
 ):
     await dispatcher.feed_update(bot, to_update(make_tg_update("Как оплатить ЖКУ?")))
     [incoming] = service.messages
     assert (incoming.kind, incoming.text) == (MessageKind.TEXT, "Как оплатить ЖКУ?")
-    [sent] = session.sent()
-    assert (sent.chat_id, sent.text) == (1001, "Ответ на вопрос: Как оплатить ЖКУ?")
-    assert service.statuses() == [DeliveryStatus.SENT]
+    assert outbox.woken == ["1001"]
+    assert session.sent() == []  # the outbox sends, not the handler
 
 
-async def test_photo_gets_a_reply_too(dispatcher, bot, session, service, to_update):
+async def test_photo_is_a_turn_too(dispatcher, bot, service, to_update):
     await dispatcher.feed_update(bot, to_update(make_tg_update(None, **make_tg_media("photo"))))
-    assert [m.text for m in session.sent()] == ["Получено: photo"]
+    assert [m.kind for m in service.messages] == [MessageKind.PHOTO]
 
 
-async def test_service_can_be_passed_per_update(bot, session, to_update, sender):
+async def test_a_redelivered_message_wakes_nothing(dispatcher, bot, service, outbox, to_update):
+    update = make_tg_update("Вопрос")
+    await dispatcher.feed_update(bot, to_update(update))
+    await dispatcher.feed_update(bot, to_update(update))
+    assert len(service.messages) == 1
+    assert outbox.woken == ["1001"]
+
+
+async def test_service_can_be_passed_per_update(bot, to_update):
     dispatcher = Dispatcher()
     dispatcher.include_router(build_citizen_router())
-    other = FakeConversationHandler()
-    await dispatcher.feed_update(bot, to_update(make_tg_update()), service=other, sender=sender)
+    other, outbox = FakeConversationHandler(), RecordingOutbox()
+    await dispatcher.feed_update(bot, to_update(make_tg_update()), service=other, outbox=outbox)
     assert len(other.messages) == 1
 
 
@@ -42,8 +52,7 @@ async def test_button_press_is_answered_at_once_then_handled(
     dispatcher, bot, session, service, to_update
 ):
     await dispatcher.feed_update(bot, to_update(make_tg_callback("fn:3", query_id="555")))
-    methods = [call.__api_method__ for call in session.calls]
-    assert methods == ["answerCallbackQuery", "sendMessage"]
+    assert [call.__api_method__ for call in session.calls] == ["answerCallbackQuery"]
     assert session.calls[0].callback_query_id == "555"
     [incoming] = service.messages
     assert (incoming.kind, incoming.payload, incoming.dedup_key) == (
@@ -62,12 +71,3 @@ async def test_stale_callback_query_still_reaches_the_service(
     )
     await dispatcher.feed_update(bot, to_update(make_tg_callback()))
     assert len(service.messages) == 1
-    assert len(session.sent()) == 1
-
-
-async def test_blocked_citizen_does_not_break_the_handler(
-    dispatcher, bot, session, service, to_update
-):
-    session.queue("sendMessage", api_error(403, "Forbidden: bot was blocked by the user"))
-    await dispatcher.feed_update(bot, to_update(make_tg_update()))
-    assert service.statuses() == [DeliveryStatus.BLOCKED]

@@ -2,8 +2,8 @@ import asyncio
 
 import pytest
 
+from bots.locks import KeyedLocks
 from bots.telegram.inbound import chat_key
-from bots.telegram.locks import KeyedLocks
 from bots.telegram.polling import Stopped, until_stopped
 from tests.factories import make_tg_callback, make_tg_update
 

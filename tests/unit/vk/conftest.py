@@ -9,7 +9,6 @@ from vkbottle import API
 from vkbottle.http import ABCHTTPClient
 
 from bots.vk.client import FailingRescheduler
-from tests.fakes import FakeConversationHandler
 from tools.fake_vk import FakeVk
 
 
@@ -60,11 +59,6 @@ def api(http: QueuedVkHttp) -> API:
     api = API("unit-token", http_client=http, request_rescheduler=FailingRescheduler())
     api.API_URL = "http://vk.invalid/method/"
     return api
-
-
-@pytest.fixture
-def handler() -> FakeConversationHandler:
-    return FakeConversationHandler()
 
 
 @pytest.fixture
