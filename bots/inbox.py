@@ -207,7 +207,14 @@ class InboxWorker:
         the update is set aside with the reason."""
         message = self._handler.message_of(item)
         if message is not None:
-            replies = await self._conversation.give_up(message, GAVE_UP_REASON)
+            try:
+                replies = await self._conversation.give_up(message, GAVE_UP_REASON)
+            except Exception as error:
+                if is_transient(error):
+                    raise  # the apology is tried again with the update
+                # Not even the apology can be stored: the update is set aside anyway.
+                reason = f"{reason}; no apology: {type(error).__name__}"
+                replies = []
             if replies:
                 self._wake(message.chat_id)
         await self._inbox.finish(item.id, InboxStatus.QUARANTINED, reason)

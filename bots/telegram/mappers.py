@@ -80,7 +80,8 @@ def _sender(user: User) -> dict[str, Any]:
 
 
 def _clean(text: str) -> str:
-    return _LONE_SURROGATE.sub("\ufffd", text)
+    """Text every database takes: no lone surrogates, no NUL (PostgreSQL refuses it)."""
+    return _LONE_SURROGATE.sub("\ufffd", text).replace("\x00", "")
 
 
 def _content(message: Message) -> tuple[MessageKind, str, Attachments]:

@@ -139,3 +139,11 @@ def test_unpaired_surrogates_are_replaced_before_anything_stores_them(to_update)
     assert incoming.text == "Вопрос \ufffd с мусором"
     assert incoming.display_name == "Ив\ufffdан"
     incoming.text.encode("utf-8")
+
+
+def test_nul_characters_are_dropped_before_anything_stores_them(to_update):
+    """PostgreSQL refuses NUL in text: the message would fail its turn every time."""
+    update = make_tg_update("Во\x00прос\x00")
+    update["message"]["from"]["first_name"] = "Ив\x00ан"
+    incoming = map_update(to_update(update))
+    assert (incoming.text, incoming.display_name) == ("Вопрос", "Иван")
