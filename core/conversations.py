@@ -84,9 +84,13 @@ class ConversationRepository:
                 await session.flush()
                 return StoredMessage(row.id, _state(conversation, message.chat_id, is_new))
         except IntegrityError:
-            # Stored by a concurrent worker just now: its turn decides, or ours.
+            # Stored by a concurrent worker just now (its turn decides, or ours), or
+            # refused for another reason: then the message is not stored at all.
             async with self._sessions() as session:
-                return await self._earlier(session, message) or None
+                earlier = await self._earlier(session, message)
+            if earlier is None:
+                raise
+            return earlier or None
 
     async def _earlier(
         self, session: AsyncSession, message: IncomingMessage

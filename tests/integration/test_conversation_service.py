@@ -4,7 +4,8 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from bots.app import Services, open_services
 from core.domain import (
@@ -317,3 +318,19 @@ async def test_empty_knowledge_base_offers_an_operator(tmp_path, embedder):
         [reply] = await services.conversation.handle(make_message("Как оплатить ЖКУ?"))
     assert reply.text == texts.NOT_FOUND
     assert labels(reply) == [texts.BUTTON_OPERATOR]
+
+
+async def test_a_message_the_database_refuses_is_not_taken_for_a_redelivery(services):
+    """A refused insert raised IntegrityError like a duplicate would: the message was
+    dropped as answered. It must fail, so the inbox retries it and apologises at last."""
+    async with services.sessions.begin() as session:
+        await session.execute(
+            text(
+                "CREATE TRIGGER refuse_message BEFORE INSERT ON messages "
+                "WHEN NEW.text LIKE '%сломалось%' "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        )
+    with pytest.raises(IntegrityError):
+        await services.conversation.handle(make_message("У меня всё сломалось"))
+    assert await incoming(services) == []
