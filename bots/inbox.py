@@ -184,7 +184,7 @@ class InboxWorker:
                 # The inbox itself failed (the database is away): the lease runs out
                 # and the update is taken again.
                 log.warning(
-                    "%s update %s left pending: %s",
+                    "%s update id=%s left pending: %s",
                     self._channel, item.update_key, type(error).__name__,
                 )  # fmt: skip
 
@@ -192,7 +192,7 @@ class InboxWorker:
         reason = f"{type(error).__name__} (attempt {item.attempts})"
         transient = is_transient(error)
         log.warning(
-            "%s update %s failed: %s", self._channel, item.update_key, reason,
+            "%s update id=%s failed: %s", self._channel, item.update_key, reason,
             exc_info=not transient,
         )  # fmt: skip
         if item.attempts >= self._policy.attempts and not transient:
@@ -218,7 +218,7 @@ class InboxWorker:
             if replies:
                 self._wake(message.chat_id)
         await self._inbox.finish(item.id, InboxStatus.QUARANTINED, reason)
-        log.error("%s update %s quarantined: %s", self._channel, item.update_key, reason)
+        log.error("%s update id=%s quarantined: %s", self._channel, item.update_key, reason)
         if self._metrics is not None:
             self._metrics.turns_quarantined.labels(channel=self._channel).inc()
 

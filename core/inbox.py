@@ -139,7 +139,7 @@ class InboxRepository:
 
     async def _put_unstorable(self, channel: str, key: str, error: Exception) -> None:
         reason = f"not storable: {type(error).__name__}"
-        log.error("%s update %s cannot be stored (%s); set aside", channel, key, reason)
+        log.error("%s update id=%s cannot be stored (%s); set aside", channel, key, reason)
         try:
             async with self._sessions.begin() as session:
                 session.add(
@@ -158,7 +158,7 @@ class InboxRepository:
         except Exception as stub_error:
             if is_transient(stub_error):
                 raise
-            log.error("%s update %s dropped: not even its record can be stored", channel, key)
+            log.error("%s update id=%s dropped: not even its record can be stored", channel, key)
 
     def _new_row(self, channel: str, key: str, payload: dict[str, Any]) -> InboxUpdate:
         return InboxUpdate(

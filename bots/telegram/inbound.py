@@ -46,7 +46,7 @@ class TelegramUpdates:
         try:
             update = self._validate(item)
         except Unusable as error:
-            logger.info("Update %s ignored as unusable: %s", item.update_key, error)
+            logger.info("update_id=%s ignored as unusable: %s", item.update_key, error)
             return InboxStatus.IGNORED
         result = await self._dispatcher.feed_update(self._bot, update)
         return InboxStatus.IGNORED if result is UNHANDLED else InboxStatus.DONE

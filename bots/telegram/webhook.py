@@ -42,7 +42,7 @@ def build_webhook_app(
             stored = await inbox.put_many(CHANNEL, [(str(update_id), raw)])
         except Exception as error:
             logger.warning(
-                "Update %s not stored (%s); Telegram will send it again",
+                "update_id=%s not stored (%s); Telegram will send it again",
                 update_id, type(error).__name__,
             )  # fmt: skip
             return web.Response(status=500)

@@ -92,7 +92,7 @@ class VkEvents:
         try:
             message = event_to_message(item.payload)
         except MalformedEvent as error:
-            log.info("VK event %s ignored as malformed: %s", item.update_key, error)
+            log.info("VK event id=%s ignored as malformed: %s", item.update_key, error)
             return InboxStatus.IGNORED
         if message is None:
             return InboxStatus.IGNORED
