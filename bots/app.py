@@ -72,7 +72,7 @@ async def open_database(
     settings: Settings, migrate: bool = True
 ) -> AsyncIterator[tuple[AsyncEngine, SessionFactory]]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
     try:
         if migrate:
             await upgrade(engine)

@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,7 +27,6 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Sleep = Callable[[float], Awaitable[object]]
 
 
 class DeliveryError(Exception):
@@ -82,7 +82,8 @@ class OutboxPolicy:
         base_delay: First wait after the channel was unavailable; doubles each time.
         max_delay: The longest wait between two attempts at one reply.
         sweep_interval: Seconds between looks for replies whose retry time came.
-        rate: Messages per second at most, over all chats (the channel's flood limit).
+        rate: Messages in any one second at most, over all chats (under the channel's
+            flood limit).
         lanes: Chats sent to at the same time.
         grace: Seconds a stopping sender lets started deliveries finish.
     """
@@ -104,19 +105,23 @@ class OutboxPolicy:
 
 
 class Pacer:
-    """Spaces sends evenly at ``rate`` a second, across every caller."""
+    """At most ``rate`` sends in any one-second window, across every caller: a burst
+    goes out at once, as the platforms allow, and only the send past the limit waits."""
 
     def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._limit = max(int(rate), 1)
         self._clock = clock
-        self._next = 0.0
+        self._sent: deque[float] = deque()
 
     async def wait(self) -> None:
-        now = self._clock()
-        start = max(now, self._next)
-        self._next = start + self._interval
-        if start > now:
-            await asyncio.sleep(start - now)
+        while True:
+            now = self._clock()
+            while self._sent and now - self._sent[0] >= 1.0:
+                self._sent.popleft()
+            if len(self._sent) < self._limit:
+                self._sent.append(now)
+                return
+            await asyncio.sleep(1.0 - (now - self._sent[0]))
 
 
 class OutboxSender:

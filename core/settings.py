@@ -35,6 +35,11 @@ class VkMode(StrEnum):
     CALLBACK = "callback"
 
 
+class SqliteSynchronous(StrEnum):
+    FULL = "FULL"
+    NORMAL = "NORMAL"
+
+
 class LogFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
@@ -65,6 +70,11 @@ class Settings(BaseSettings):
     log_format: LogFormat = Field(LogFormat.TEXT, validation_alias=_env("DJINN_LOG_FORMAT"))
 
     database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
+    # FULL: a commit survives a power loss (an update acknowledged to Telegram is never
+    # lost); NORMAL is faster and may lose the last commits (bench/README.md).
+    sqlite_synchronous: SqliteSynchronous = Field(
+        SqliteSynchronous.FULL, validation_alias=_env("DJINN_SQLITE_SYNCHRONOUS")
+    )
     redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
 
     telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))

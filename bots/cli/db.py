@@ -19,7 +19,9 @@ def db() -> None:
 def _with_engine(settings: Settings, action: str, revision: str | None = None) -> str | None:
     async def go() -> str | None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(settings.resolved_database_url)
+        engine = create_engine(
+            settings.resolved_database_url, synchronous=settings.sqlite_synchronous
+        )
         try:
             if action == "upgrade":
                 await migrate.upgrade(engine, revision or "head")

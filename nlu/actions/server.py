@@ -105,7 +105,7 @@ async def open_action_services(
 ) -> AsyncIterator[ActionServices]:
     """The services over the database the bot process migrates (this one does not)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
     try:
         sessions = create_session_factory(engine)
         embedder = embedder or create_embedder(
