@@ -107,6 +107,7 @@ class InboxWorker:
         self._chats = KeyedLocks()
         self._slots = asyncio.Semaphore(self._policy.concurrency)
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._dropped: set[int] = set()  # held, but the database failed as they ended
         self._poll_now = asyncio.Event()
 
     def submit(self, item: InboxItem) -> asyncio.Task[None]:
@@ -114,6 +115,7 @@ class InboxWorker:
         running = self._running.get(item.id)
         if running is not None:
             return running
+        self._dropped.discard(item.id)
         task = asyncio.create_task(
             self._process(item), name=f"{self._channel}-update-{item.update_key}"
         )
@@ -133,7 +135,10 @@ class InboxWorker:
             while not stop.is_set():
                 try:
                     for item in await self._inbox.claim_due(
-                        self._channel, limit=self._policy.concurrency, skip=set(self._running)
+                        self._channel,
+                        limit=self._policy.concurrency,
+                        skip=set(self._running),
+                        reclaim=set(self._dropped),
                     ):
                         self.submit(item)
                     failures = 0
@@ -181,8 +186,11 @@ class InboxWorker:
                     return
                 await self._inbox.finish(item.id, status)
             except Exception as error:
-                # The inbox itself failed (the database is away): the lease runs out
-                # and the update is taken again.
+                # The inbox itself failed (the database is away): this worker takes the
+                # update again once the database answers (another one when its lease
+                # runs out).
+                self._dropped.add(item.id)
+                self._schedule_poll(self._policy.backoff(item.attempts))
                 log.warning(
                     "%s update id=%s left pending: %s",
                     self._channel, item.update_key, type(error).__name__,

@@ -172,10 +172,23 @@ class InboxRepository:
         )
 
     async def claim_due(
-        self, channel: str, *, limit: int = 100, skip: Collection[int] = ()
+        self,
+        channel: str,
+        *,
+        limit: int = 100,
+        skip: Collection[int] = (),
+        reclaim: Collection[int] = (),
     ) -> list[InboxItem]:
         """Lease pending updates whose retry time has come and that nobody alive holds,
-        oldest first; ``skip`` lists the ones this worker is handling already."""
+        oldest first.
+
+        Args:
+            channel: The channel.
+            limit: How many at most.
+            skip: Updates this worker is handling right now.
+            reclaim: Updates this worker still holds but dropped (the database failed
+                while it gave them back): taken again without waiting for the lease.
+        """
         now = utcnow()
         async with self._sessions.begin() as session:
             candidates = (
@@ -198,7 +211,9 @@ class InboxRepository:
             ).all()
             claimed: list[int] = []
             for item_id, attempts, holder, expired in candidates:
-                if item_id in skip or not self._free(holder, expired):
+                if item_id in skip:
+                    continue
+                if not (item_id in reclaim or self._free(holder, expired)):
                     continue
                 taken = await session.execute(
                     update(InboxUpdate)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bots.inbox import InboxPolicy, InboxWorker
 from core import migrate
@@ -176,3 +177,30 @@ async def test_an_update_is_set_aside_even_when_not_even_its_apology_can_be_stor
     async with sessions() as session:
         error = await session.scalar(select(InboxUpdate.last_error))
     assert "no apology" in error
+
+
+async def test_an_update_dropped_while_the_database_was_away_is_taken_again_at_once(sessions):
+    """The turn and then giving the update back both fail (a PostgreSQL restart): the
+    worker takes it again when the database answers, not when its 2-minute lease ends."""
+    dialogue = EchoDialogue()
+    dialogue.failures = 1
+    service = conversation_service(sessions, dialogue)
+    updates = PlainUpdates(service)
+    inbox = InboxRepository(sessions, lease=120)
+    retry_later = inbox.retry_later
+
+    async def database_away(*args, **kwargs):
+        inbox.retry_later = retry_later  # type: ignore[method-assign]
+        raise OperationalError("UPDATE inbox_updates", {}, ConnectionRefusedError())
+
+    inbox.retry_later = database_away  # type: ignore[method-assign]
+    worker = InboxWorker("telegram", inbox, updates, service, updates.woken.append, POLICY)
+    for item in await inbox.put_many("telegram", [("1", {"chat": 1001, "text": "вопрос"})]):
+        worker.submit(item)
+
+    async def answered() -> bool:
+        return (await statuses(sessions))["1"][0] == InboxStatus.DONE
+
+    async with asyncio.timeout(10):
+        await run_worker(worker, answered)
+    assert [r.text for r in await outbound(sessions)] == ["Ответ на вопрос: вопрос"]
