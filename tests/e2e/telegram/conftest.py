@@ -15,6 +15,7 @@ from bots.telegram.runner import RunOptions, run_telegram
 from core import migrate
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.inbox import InboxRepository
+from core.metrics import Metrics
 from core.outbox import OutboxRepository
 from core.settings import Settings
 from tests.fakes import EchoDialogue, conversation_service
@@ -143,10 +144,11 @@ async def start_bot(
         inbox: InboxRepository = inbox,
         outbox: OutboxRepository = outbox,
         options: RunOptions = FAST,
+        metrics: Metrics | None = None,
     ) -> RunningBot:
         stop = asyncio.Event()
         task = asyncio.create_task(
-            run_telegram(settings, handler, inbox, outbox, stop, options=options)
+            run_telegram(settings, handler, inbox, outbox, stop, options=options, metrics=metrics)
         )
         running.append(RunningBot(task, stop))
         return running[-1]

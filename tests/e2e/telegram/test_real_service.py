@@ -73,3 +73,26 @@ async def test_not_helped_is_recorded_in_the_search_log(tg, services, start_bot)
         [log] = (await session.scalars(select(SearchLog))).all()
     assert (log.query, log.feedback) == (QUESTION, Feedback.NOT_HELPED)
     assert [m.delivery_status for m in await outbound(services)] == [DeliveryStatus.SENT] * 2
+
+
+async def test_the_turn_and_the_delivery_are_counted_in_the_metrics(tg, services, start_bot):
+    bot = await start_bot(
+        settings=services.settings,
+        handler=services.conversation,
+        inbox=services.inbox,
+        outbox=services.outbox,
+        metrics=services.metrics,
+    )
+    tg.fail_next("sendMessage", status=502)
+    tg.citizen(1001, "Анна").send_text(QUESTION)
+    await tg.wait_for_messages(1001, 1, timeout=10)
+    await bot.shutdown()
+    registry = services.metrics.registry
+    labels = {"channel": "telegram"}
+    assert registry.get_sample_value("djinn_messages_in_total", labels) == 1
+    assert registry.get_sample_value("djinn_turn_seconds_count", labels) == 1
+    sent = {**labels, "status": "sent"}
+    assert registry.get_sample_value("djinn_messages_out_total", sent) == 1
+    retried = {**labels, "reason": "unavailable"}
+    assert registry.get_sample_value("djinn_reply_retries_total", retried) == 1
+    assert registry.get_sample_value("djinn_reply_latency_seconds_count", labels) == 1
