@@ -55,7 +55,10 @@ class InboxPolicy:
         max_delay: The longest pause.
         poll_interval: Seconds between looks for updates whose retry time came (and
             updates a dead worker left).
-        concurrency: Updates handled at the same time.
+        concurrency: Updates handled at the same time. Turns mostly wait for the CPU
+            (the search) or for Rasa; more of them at once only queue up for the
+            database, and a reply's delivery record waits in that queue too, which
+            widens the window in which a crash sends a reply twice (bench/README.md).
         grace: Seconds a stopping worker lets running updates finish.
     """
 
@@ -63,7 +66,7 @@ class InboxPolicy:
     base_delay: float = 1.0
     max_delay: float = 60.0
     poll_interval: float = 1.0
-    concurrency: int = 16
+    concurrency: int = 4
     grace: float = 5.0
 
     @classmethod
@@ -122,10 +125,6 @@ class InboxWorker:
         self._running[item.id] = task
         task.add_done_callback(lambda _: self._running.pop(item.id, None))
         return task
-
-    @property
-    def running(self) -> int:
-        return len(self._running)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Take due updates (retries, and what a dead worker left) until ``stop``; then

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core.write_gate import GatedSessions, WriteGate
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
@@ -56,4 +58,8 @@ def create_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> Asyn
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
+    """Sessions over ``engine``; SQLite's writers queue at a write gate of the process
+    (`core.write_gate`)."""
+    if engine.dialect.name == "sqlite":
+        return GatedSessions(engine, WriteGate())
     return async_sessionmaker(engine, expire_on_commit=False)

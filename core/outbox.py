@@ -12,6 +12,7 @@ from core.db import SessionFactory
 from core.domain import Button, Channel, DeliveryStatus, Direction, Reply
 from core.leases import Worker
 from core.models import Conversation, Identity, Message, as_utc, utcnow
+from core.write_gate import urgent
 
 ERROR_LIMIT = 2000
 # Errors recorded with this prefix wait for the channel to come back, not for the citizen.
@@ -56,7 +57,8 @@ class OutboxRepository:
     def __init__(
         self, sessions: SessionFactory, worker: Worker | None = None, *, lease: float = 60.0
     ) -> None:
-        self._sessions = sessions
+        # Until a delivery is recorded a crash sends the reply again: its writes go first.
+        self._sessions = urgent(sessions)
         self.worker = worker or Worker.current()
         self._lease = timedelta(seconds=lease)
 
