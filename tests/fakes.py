@@ -9,12 +9,13 @@ import itertools
 from collections.abc import Awaitable, Callable, Sequence
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bots.conversation import ConversationService
 from core.conversations import ConversationRepository
 from core.db import SessionFactory
 from core.domain import Button, Direction, IncomingMessage, MessageKind, Reply
+from core.inbox import InboxRepository, InboxStatus
 from core.models import Message
 from handoff.service import HandoffService
 from nlu import texts
@@ -82,6 +83,27 @@ async def outbound(sessions: SessionFactory, chat_id: str | None = None) -> list
         if chat_id is not None:
             query = query.where(Message.chat_id == chat_id)
         return list((await session.scalars(query)).all())
+
+
+async def unanswered(sessions: SessionFactory) -> int:
+    """Citizens' messages stored whose turn never committed."""
+    async with sessions() as session:
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(Message.direction == Direction.IN, Message.handled_at.is_(None))
+            )
+        )
+
+
+async def settled(inbox: InboxRepository, channel: str) -> None:
+    """Until no stored update of ``channel`` is pending any more."""
+
+    async def nothing_pending() -> bool:
+        return InboxStatus.PENDING not in await inbox.counts(channel)
+
+    await wait_for(nothing_pending, guard=240)
 
 
 async def wait_for(condition: Callable[[], Awaitable[bool]], guard: float = 10.0) -> None:

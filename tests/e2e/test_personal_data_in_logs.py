@@ -37,7 +37,9 @@ MARKER = "сломалось"  # a turn the database refuses, for the failure pa
 
 @pytest.fixture
 async def fakes() -> AsyncIterator[tuple[FakeTelegram, FakeVk]]:
-    async with FakeTelegram(first_id=9_000_000_001) as tg, FakeVk() as vk:
+    # A community of its own: the bot keeps the long poll's ts per community in the data
+    # directory the session's Rasa tests share, and this fake's ts must not be theirs.
+    async with FakeTelegram(first_id=9_000_000_001) as tg, FakeVk(group_id=7_000) as vk:
         yield tg, vk
 
 

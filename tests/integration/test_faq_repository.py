@@ -1,13 +1,11 @@
 """Knowledge-base imports on SQLite and PostgreSQL: versions, revisions, all or nothing."""
 
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from core import migrate
-from core.db import SessionFactory, create_engine, create_session_factory
+from core.db import SessionFactory
 from core.models import FaqEntry, FaqRevision, KbVersion
 from knowledge_base.drafts import EntryDraft, EntryStatus
 from knowledge_base.repository import FaqRepository
@@ -21,14 +19,6 @@ PAY = EntryDraft(
 )
 MFC = EntryDraft("Как записаться в МФЦ?", "Через сайт МФЦ или по телефону.", "МФЦ", key="mfc")
 SNOW = EntryDraft("Кто убирает снег во дворе?", "Управляющая компания.", "Благоустройство")
-
-
-@pytest.fixture
-async def sessions(database_url) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database_url)
-    await migrate.upgrade(engine)
-    yield create_session_factory(engine)
-    await engine.dispose()
 
 
 async def count(sessions: SessionFactory, model: type) -> int:

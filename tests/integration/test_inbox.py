@@ -4,25 +4,15 @@ even be stored."""
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select, text
 
-from core import migrate
-from core.db import SessionFactory, create_engine, create_session_factory
+from core.db import SessionFactory
 from core.inbox import InboxRepository, InboxStatus
 from core.leases import Worker
 from core.models import InboxUpdate
 from tests.factories import dead_worker
-
-
-@pytest.fixture
-async def sessions(database_url) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database_url)
-    await migrate.upgrade(engine)
-    yield create_session_factory(engine)
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -3,15 +3,12 @@ retried in the running process, the last failure apologised for, a poison update
 aside without holding up the others, and crash-looping updates bounded."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from bots.inbox import InboxPolicy, InboxWorker
-from core import migrate
-from core.db import SessionFactory, create_engine, create_session_factory
+from core.db import SessionFactory
 from core.domain import Channel, ConversationStatus, IncomingMessage, MessageKind
 from core.inbox import InboxItem, InboxRepository, InboxStatus
 from core.models import Conversation, Identity, InboxUpdate
@@ -57,14 +54,6 @@ class PlainUpdates:
         if await self.service.handle(message):
             self.woken.append(message.chat_id)
         return InboxStatus.DONE
-
-
-@pytest.fixture
-async def sessions(database_url) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database_url)
-    await migrate.upgrade(engine)
-    yield create_session_factory(engine)
-    await engine.dispose()
 
 
 async def statuses(sessions: SessionFactory) -> dict[str, tuple[str, int]]:

@@ -16,7 +16,6 @@ import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
-from core import migrate
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.metrics import Metrics, serve_metrics
 from core.models import Citizen, Conversation, Identity, InboxUpdate, Message
@@ -26,14 +25,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-async def sessions(database_url) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database_url)
-    await migrate.upgrade(engine)
-    yield create_session_factory(engine)
-    await engine.dispose()
 
 
 @contextlib.asynccontextmanager

@@ -3,15 +3,13 @@ order, retries over a long horizon, give-ups, part progress and dead senders."""
 
 import asyncio
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from bots.outbox import OutboxPolicy, OutboxSender, RetryAfter, Unavailable, Undeliverable
-from core import migrate
-from core.db import SessionFactory, create_engine, create_session_factory
+from core.db import SessionFactory
 from core.domain import Channel, DeliveryStatus, Reply
 from core.leases import Worker
 from core.models import Identity, Message, utcnow
@@ -46,14 +44,6 @@ class ScriptedChannel:
 
     def to(self, chat_id: str) -> list[str]:
         return [text for chat, text in self.sent if chat == chat_id]
-
-
-@pytest.fixture
-async def sessions(database_url) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database_url)
-    await migrate.upgrade(engine)
-    yield create_session_factory(engine)
-    await engine.dispose()
 
 
 @pytest.fixture

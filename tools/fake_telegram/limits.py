@@ -8,14 +8,11 @@ within them here has a margin left against the real server.
 from __future__ import annotations
 
 import math
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tools.fake_telegram.errors import too_many_requests
-
-Clock = Callable[[], float]
+from tools.sliding_window import Clock, SlidingWindow
 
 # Every method that puts a message into a chat; the fake implements only some of them, the
 # others answer 404 before the limits are looked at.
@@ -42,28 +39,6 @@ class RateLimits:
 
 
 TELEGRAM_LIMITS = RateLimits()
-
-
-class SlidingWindow:
-    """At most ``limit`` events within any ``seconds``-long window."""
-
-    def __init__(self, limit: int, seconds: float, clock: Clock) -> None:
-        self.limit = limit
-        self.seconds = seconds
-        self._clock = clock
-        self._times: deque[float] = deque()
-
-    def wait(self) -> float:
-        """Seconds until one more event fits; 0 when it fits now."""
-        now = self._clock()
-        while self._times and self._times[0] <= now - self.seconds:
-            self._times.popleft()
-        if len(self._times) < self.limit:
-            return 0.0
-        return self._times[-self.limit] + self.seconds - now
-
-    def add(self) -> None:
-        self._times.append(self._clock())
 
 
 class FloodControl:

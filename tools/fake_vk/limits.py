@@ -3,11 +3,11 @@ remembered by ``messages.send``."""
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
-Clock = Callable[[], float]
+from tools.sliding_window import Clock, SlidingWindow
+
+__all__ = ["RANDOM_ID_WINDOW", "VK_COMMUNITY_LIMIT", "Clock", "RateLimit", "SlidingWindow"]
 
 # VK documents that a repeated random_id is not sent again but not for how long it is
 # remembered; an hour is our assumption. A retry after the window sends a second message.
@@ -24,23 +24,3 @@ class RateLimit:
 
 
 VK_COMMUNITY_LIMIT = RateLimit()
-
-
-class SlidingWindow:
-    """At most ``limit`` events within any ``seconds``-long window."""
-
-    def __init__(self, limit: int, seconds: float, clock: Clock) -> None:
-        self.limit = limit
-        self.seconds = seconds
-        self._clock = clock
-        self._times: deque[float] = deque()
-
-    def admit(self) -> bool:
-        """Count one more event if it fits; False (and nothing counted) if it does not."""
-        now = self._clock()
-        while self._times and self._times[0] <= now - self.seconds:
-            self._times.popleft()
-        if len(self._times) >= self.limit:
-            return False
-        self._times.append(now)
-        return True

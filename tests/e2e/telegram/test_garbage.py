@@ -4,17 +4,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from bots.app import Services, open_services
-from core.domain import Direction
 from core.inbox import InboxStatus
-from core.models import Message
 from core.settings import Settings
 from tests.conftest import faq_answer
 from tests.e2e.telegram.conftest import fake_api_values
 from tests.factories import make_tg_callback, make_tg_message
-from tests.fakes import wait_for
+from tests.fakes import settled, unanswered
 
 ODD_TEXTS = [
     "\u200b\u200c\u200d\ufeff",
@@ -155,21 +152,11 @@ async def test_bot_survives_a_thousand_garbage_updates(tg, start_bot, services):
     [reply] = await tg.wait_for_messages(777, 1, timeout=180)
     assert reply["text"] == await faq_answer(services, "zhkh-pay-utilities")
     assert bot.alive()
-
-    async def settled() -> bool:
-        return InboxStatus.PENDING not in await services.inbox.counts("telegram")
-
-    await wait_for(settled, guard=240)
+    await settled(services.inbox, "telegram")
     await bot.shutdown()
     counts = await services.inbox.counts("telegram")
     assert counts.get(InboxStatus.QUARANTINED, 0) == 0, counts
     assert counts[InboxStatus.DONE] > 100, counts  # garbage that was a message got a turn
     assert sum(counts.values()) >= 990  # updates without a usable id never reach the inbox
     assert tg.state.queue == []
-    async with services.sessions() as session:
-        unanswered = await session.scalar(
-            select(func.count())
-            .select_from(Message)
-            .where(Message.direction == Direction.IN, Message.handled_at.is_(None))
-        )
-    assert unanswered == 0
+    assert await unanswered(services.sessions) == 0

@@ -4,17 +4,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from bots.app import Services, open_services
 from bots.vk.processing import event_key
-from core.domain import Direction
 from core.inbox import InboxStatus
-from core.models import Message
 from core.settings import Settings
 from tests.conftest import faq_answer
 from tests.e2e.vk.conftest import RunningVkBot, fake_api_values
-from tests.fakes import wait_for
+from tests.fakes import settled, unanswered
 from tools.fake_vk import events
 
 PLAIN_CITIZEN = 777
@@ -148,21 +145,11 @@ async def test_bot_survives_1000_garbage_events_and_still_answers(vk, services):
 
         [sent] = await vk.wait_sent(PLAIN_CITIZEN, guard=180)
         assert sent.text == await faq_answer(services, "zhkh-pay-utilities")
-
-        async def settled() -> bool:
-            return InboxStatus.PENDING not in await services.inbox.counts("vk")
-
-        await wait_for(settled, guard=240)
+        await settled(services.inbox, "vk")
         assert bot.alive
     counts = await services.inbox.counts("vk")
     assert InboxStatus.QUARANTINED not in counts, counts
     assert counts[InboxStatus.DONE] > 100, counts
     distinct = {event_key(event) for event in pushed}  # a repeated event id is one event
     assert sum(counts.values()) == len(distinct) + 1  # and the real question
-    async with services.sessions() as session:
-        unanswered = await session.scalar(
-            select(func.count())
-            .select_from(Message)
-            .where(Message.direction == Direction.IN, Message.handled_at.is_(None))
-        )
-    assert unanswered == 0
+    assert await unanswered(services.sessions) == 0

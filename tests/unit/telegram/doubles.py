@@ -1,4 +1,4 @@
-"""A recording aiogram session and a recording sleep for the Telegram unit tests."""
+"""A recording aiogram session for the Telegram unit tests."""
 
 from __future__ import annotations
 
@@ -79,11 +79,3 @@ class RecordingSession(BaseSession):
     async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncGenerator[bytes, None]:
         raise AssertionError("the bot under test downloads no files")
         yield b""  # makes this an async generator, as the base class declares
-
-
-class SleepRecorder:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
