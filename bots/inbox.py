@@ -206,7 +206,7 @@ class InboxWorker:
             await self._give_up(item, reason)
             return
         delay = self._policy.backoff(item.attempts)
-        await self._inbox.retry_later(item.id, reason, delay)
+        await self._inbox.retry_later(item.id, reason, delay, counted=not transient)
         self._schedule_poll(delay)
 
     async def _give_up(self, item: InboxItem, reason: str) -> None:

@@ -257,12 +257,20 @@ class InboxRepository:
             last_error=note[:ERROR_LIMIT] if note else None,
         )
 
-    async def retry_later(self, item_id: int, error: str, delay: float) -> None:
-        """Give the lease back; the update is tried again after ``delay`` seconds."""
+    async def retry_later(
+        self, item_id: int, error: str, delay: float, *, counted: bool = True
+    ) -> None:
+        """Give the lease back; the update is tried again after ``delay`` seconds.
+        ``counted=False`` gives the attempt back too (the failure was not the update's:
+        the database could not be reached)."""
+        values: dict[str, Any] = {}
+        if not counted:
+            values["attempts"] = InboxUpdate.attempts - 1
         await self._set(
             item_id,
             next_attempt_at=utcnow() + timedelta(seconds=delay),
             last_error=error[:ERROR_LIMIT],
+            **values,
         )
 
     async def _set(self, item_id: int, **values: Any) -> None:

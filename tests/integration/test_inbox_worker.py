@@ -193,3 +193,30 @@ async def test_an_update_dropped_while_the_database_was_away_is_taken_again_at_o
     async with asyncio.timeout(10):
         await run_worker(worker, answered)
     assert [r.text for r in await outbound(sessions)] == ["Ответ на вопрос: вопрос"]
+
+
+async def test_a_database_that_cannot_be_reached_uses_up_no_attempts(sessions):
+    """Turns failing because the database is away are retried as long as it takes: the
+    citizen gets the answer, not the apology meant for a message that breaks the bot."""
+
+    class Unreachable(EchoDialogue):
+        async def respond(self, turn):
+            if len(self.turns) < POLICY.attempts + 2:
+                self.turns.append(turn)
+                raise OperationalError("SELECT 1", {}, ConnectionRefusedError())
+            return await super().respond(turn)
+
+    dialogue = Unreachable()
+    service = conversation_service(sessions, dialogue)
+    updates = PlainUpdates(service)
+    inbox = InboxRepository(sessions)
+    worker = InboxWorker("telegram", inbox, updates, service, updates.woken.append, POLICY)
+    for item in await inbox.put_many("telegram", [("1", {"chat": 1001, "text": "вопрос"})]):
+        worker.submit(item)
+
+    async def settled() -> bool:
+        return (await statuses(sessions))["1"][0] != InboxStatus.PENDING
+
+    await run_worker(worker, settled)
+    assert (await statuses(sessions))["1"][0] == InboxStatus.DONE
+    assert [r.text for r in await outbound(sessions)] == ["Ответ на вопрос: вопрос"]
