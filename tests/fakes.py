@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bots.conversation import ConversationService
 from core.conversations import ConversationRepository
 from core.db import SessionFactory
-from core.domain import Button, Direction, IncomingMessage, MessageKind, Reply
+from core.domain import Button, DeliveryStatus, Direction, IncomingMessage, MessageKind, Reply
 from core.inbox import InboxRepository, InboxStatus
 from core.models import Message
 from handoff.service import HandoffService
@@ -97,11 +97,13 @@ async def unanswered(sessions: SessionFactory) -> int:
         )
 
 
-async def settled(inbox: InboxRepository, channel: str) -> None:
-    """Until no stored update of ``channel`` is pending any more."""
+async def settled(inbox: InboxRepository, sessions: SessionFactory, channel: str) -> None:
+    """Until no stored update of ``channel`` is pending any more, and no reply either."""
 
     async def nothing_pending() -> bool:
-        return InboxStatus.PENDING not in await inbox.counts(channel)
+        if InboxStatus.PENDING in await inbox.counts(channel):
+            return False
+        return all(r.delivery_status != DeliveryStatus.PENDING for r in await outbound(sessions))
 
     await wait_for(nothing_pending, guard=240)
 

@@ -110,9 +110,11 @@ async def test_concurrent_registrations_of_one_draft_store_one_row(engine, sessi
             if len(inserts) <= 2:
                 await_only(asyncio.wait_for(barrier.wait(), 30))
 
-    # Two repositories over one engine stand for the action server's workers.
+    # Two repositories with session factories of their own stand for two action server
+    # processes (in one process, SQLite's writers queue at the factory's write gate).
+    other = create_session_factory(engine)
     first, second = await asyncio.gather(
-        AppealRepository(sessions).register(draft), AppealRepository(sessions).register(draft)
+        AppealRepository(sessions).register(draft), AppealRepository(other).register(draft)
     )
     event.remove(engine.sync_engine, "before_cursor_execute", meet_before_insert)
     assert len(inserts) == 2, "both registrations tried to insert"

@@ -152,7 +152,7 @@ async def test_bot_survives_a_thousand_garbage_updates(tg, start_bot, services):
     [reply] = await tg.wait_for_messages(777, 1, timeout=180)
     assert reply["text"] == await faq_answer(services, "zhkh-pay-utilities")
     assert bot.alive()
-    await settled(services.inbox, "telegram")
+    await settled(services.inbox, services.sessions, "telegram")
     await bot.shutdown()
     counts = await services.inbox.counts("telegram")
     assert counts.get(InboxStatus.QUARANTINED, 0) == 0, counts

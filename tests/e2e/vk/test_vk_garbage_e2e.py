@@ -145,7 +145,7 @@ async def test_bot_survives_1000_garbage_events_and_still_answers(vk, services):
 
         [sent] = await vk.wait_sent(PLAIN_CITIZEN, guard=180)
         assert sent.text == await faq_answer(services, "zhkh-pay-utilities")
-        await settled(services.inbox, "vk")
+        await settled(services.inbox, services.sessions, "vk")
         assert bot.alive
     counts = await services.inbox.counts("vk")
     assert InboxStatus.QUARANTINED not in counts, counts
