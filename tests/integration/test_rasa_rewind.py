@@ -19,8 +19,8 @@ from nlu.actions import texts
 from nlu.engine import BotMessage, DialogueTurn
 from nlu.rasa import DialogueUnavailable, RasaDialogueEngine
 from tests.e2e.rasa_chat import APPEAL_NUMBER, appeals_of, conversation_of
-from tests.factories import make_message
-from tests.rasa_fixtures import RasaStack, new_citizen, wait_healthy
+from tests.integration.test_rasa_dialogue import Citizen as DialogueCitizen
+from tests.rasa_fixtures import RasaStack, wait_healthy
 from tests.rasa_proxy import Fault, RasaProxy
 
 pytestmark = pytest.mark.slow
@@ -148,21 +148,7 @@ async def test_a_retried_message_rasa_had_applied_is_applied_once(rasa_stack, di
     assert user_message_ids(everything) == [1, 2, 2], "the first attempt is kept, reverted"
 
 
-class Citizen:
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.user_id = new_citizen()
-
-    async def say(self, text: str) -> list[Reply]:
-        return await self.services.conversation.handle(make_message(text, user_id=self.user_id))
-
-    async def press(self, replies: list[Reply], label: str) -> list[Reply]:
-        [button] = [b for r in replies for row in r.buttons for b in row if b.text == label]
-        message = make_message(
-            button.text, user_id=self.user_id, kind=MessageKind.BUTTON, payload=button.payload
-        )
-        return await self.services.conversation.handle(message)
-
+class Citizen(DialogueCitizen):
     async def fill_the_appeal_form(self) -> list[Reply]:
         """Through to the summary; its replies."""
         replies = await self.say(APPEAL_REQUEST)
