@@ -112,9 +112,13 @@ class InboxWorker:
         self._running: dict[int, asyncio.Task[None]] = {}
         self._dropped: set[int] = set()  # held, but the database failed as they ended
         self._poll_now = asyncio.Event()
+        self._stopping = False
 
-    def submit(self, item: InboxItem) -> asyncio.Task[None]:
-        """Handle a stored update this worker holds (unless it is handling it already)."""
+    def submit(self, item: InboxItem) -> asyncio.Task[None] | None:
+        """Handle a stored update this worker holds (unless it is handling it already).
+        A stopping worker starts nothing more: the update waits for the next one."""
+        if self._stopping:
+            return None
         running = self._running.get(item.id)
         if running is not None:
             return running
@@ -152,6 +156,7 @@ class InboxWorker:
     async def drain(self, grace: float) -> None:
         """Let running updates finish for up to ``grace`` seconds, cancel the rest and
         give them back: they are handled again by the next worker, at once."""
+        self._stopping = True
         tasks = list(self._running.values())
         if tasks:
             _, late = await asyncio.wait(tasks, timeout=grace) if grace > 0 else ((), tasks)

@@ -28,7 +28,6 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 
-
 class DeliveryError(Exception):
     """A part of a reply was not delivered."""
 
@@ -152,9 +151,13 @@ class OutboxSender:
         self._again: set[str] = set()
         self._sweep_now = asyncio.Event()
         self._unavailable = False
+        self._stopping = False
 
     def wake(self, chat_id: str) -> None:
-        """Send the chat's pending replies now (the turn that stored them committed)."""
+        """Send the chat's pending replies now (the turn that stored them committed).
+        A stopping sender starts nothing more: the replies stay stored for the next."""
+        if self._stopping:
+            return
         lane = self._lanes.get(chat_id)
         if lane is not None and not lane.done():
             self._again.add(chat_id)
@@ -182,6 +185,7 @@ class OutboxSender:
     async def drain(self, grace: float) -> None:
         """Wait up to ``grace`` seconds for running lanes, cancel the rest and give
         their replies back (they are sent by the next sender)."""
+        self._stopping = True
         lanes = [t for t in self._lanes.values() if not t.done()]
         if lanes:
             _, late = await asyncio.wait(lanes, timeout=grace) if grace > 0 else ((), lanes)

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from bots.conversation import ConversationHandler
 from bots.inbox import InboxPolicy, InboxWorker
+from bots.loops import ChannelLoops
 from bots.outbox import OutboxPolicy, OutboxSender
 from bots.telegram.citizen import build_citizen_router
 from bots.telegram.inbound import ALLOWED_UPDATES, CHANNEL, TelegramUpdates
@@ -104,8 +105,8 @@ async def run_telegram(
         options.inbox or InboxPolicy.from_settings(settings),
         metrics,
     )
-    halt = asyncio.Event()  # ends the worker and the sender with this function
-    loops = [asyncio.create_task(sender.run(halt)), asyncio.create_task(worker.run(halt))]
+    loops = ChannelLoops(CHANNEL, worker, sender)
+    loops.start()
     channel = _Channel(bot, inbox, worker, stop)
     logger.info("Telegram channel starting in %s mode", settings.telegram_mode)
     try:
@@ -117,8 +118,7 @@ async def run_telegram(
     except Stopped:
         pass
     finally:
-        halt.set()
-        await asyncio.gather(*loops, return_exceptions=True)
+        await loops.stop()
         await session.close()
         logger.info("Telegram channel stopped")
 

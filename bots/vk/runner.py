@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from bots.conversation import ConversationHandler
 from bots.inbox import InboxPolicy, InboxWorker
+from bots.loops import ChannelLoops
 from bots.outbox import OutboxPolicy, OutboxSender
 from bots.vk.callback_api import VkCallbackEndpoint, serve_callback
 from bots.vk.client import build_api
@@ -68,8 +69,8 @@ async def run_vk(
         options.inbox or InboxPolicy.from_settings(settings),
         metrics,
     )
-    halt = asyncio.Event()  # ends the worker and the sender with this function
-    loops = [asyncio.create_task(sender.run(halt)), asyncio.create_task(worker.run(halt))]
+    loops = ChannelLoops(CHANNEL, worker, sender)
+    loops.start()
     try:
         if settings.vk_mode is VkMode.CALLBACK:
             await _serve_callback(settings, inbox, worker, stop)
@@ -86,8 +87,7 @@ async def run_vk(
             )
             await poll.run(stop)
     finally:
-        halt.set()
-        await asyncio.gather(*loops, return_exceptions=True)
+        await loops.stop()
         await api.http_client.close()
 
 

@@ -214,6 +214,31 @@ async def test_message_stored_but_not_answered_before_a_crash_is_answered_at_nex
     assert len(vk.sent_to(ANNA)) == 1
 
 
+async def test_a_turn_finishing_while_the_bot_stops_still_gets_its_reply_sent(
+    vk, run_bot, dialogue, sessions
+):
+    """An orderly stop lets running turns finish, and only then stops the sender: the
+    reply of a turn that ends in the grace time goes out before the bot stops, and
+    nothing of the bot is left running on the database."""
+    dialogue.hold = asyncio.Event()
+    async with run_bot() as bot:
+        vk.send_text(ANNA, "Вопрос при остановке")
+        async with asyncio.timeout(5):
+            while not dialogue.turns:  # stored, and the dialogue thinks
+                await asyncio.sleep(0.01)
+        stopping = asyncio.create_task(bot.shutdown())
+        await asyncio.sleep(0.3)  # the bot is stopping; the turn is still thinking
+        assert not stopping.done()
+        dialogue.hold.set()
+        await stopping
+        left = [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("outbox-")]
+        assert left == []  # the reply was sent by the sender, not by a lane it left behind
+
+    assert [m.text for m in vk.sent_to(ANNA)] == ["Ответ на вопрос: Вопрос при остановке"]
+    [row] = await outbound(sessions)
+    assert row.delivery_status == DeliveryStatus.SENT
+
+
 async def test_messages_sent_while_the_bot_was_down_are_handled_after_the_restart(vk, run_bot):
     async with run_bot():
         vk.send_text(ANNA, "Первый")
