@@ -226,7 +226,11 @@ class ConversationService:
         elif message.kind == MessageKind.BUTTON:
             await self._button(turn, decode(message.payload))
         elif status != ConversationStatus.BOT:
-            turn.say(texts.WAITING_ACK, (self._cancel_button(),))
+            await self._handoff.relay_citizen_message(
+                turn.session, turn.conversation.id, turn.message_id, turn.conversation.priority
+            )
+            if status == ConversationStatus.WAITING:
+                turn.say(texts.WAITING_ACK, (self._cancel_button(),))
 
     def _command(self, turn: _Turn) -> None:
         if turn.message.command == "start":

@@ -34,6 +34,7 @@ class ConversationState:
     status: ConversationStatus
     failed_attempts: int
     is_new: bool
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,4 +209,5 @@ def _state(conversation: Conversation, chat_id: str, is_new: bool) -> Conversati
         status=ConversationStatus(conversation.status),
         failed_attempts=conversation.failed_attempts,
         is_new=is_new,
+        priority=conversation.priority or 0,
     )

@@ -287,8 +287,9 @@ class Appeal(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
-    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"),
-                                            index=True)
+    citizen_id: Mapped[int] = mapped_column(
+        ForeignKey("citizens.id", ondelete="CASCADE"), index=True
+    )
     conversation_id: Mapped[int | None] = mapped_column(
         ForeignKey("conversations.id", ondelete="SET NULL")
     )
@@ -305,3 +306,34 @@ class Appeal(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class HandoffEvent(Base):
+    """Something the operators must learn about a conversation (it asks for an operator,
+    the citizen wrote, the citizen withdrew the request…), stored in the transaction
+    that caused it: the transactional outbox of the handoff queue.
+
+    A relay copies it onto the Redis stream (``stream_epoch`` names the stream's
+    lifetime it went onto, so a Redis that lost its data gets it again, and one still
+    unapplied long after ``published_at`` is published again); a consumer
+    applies the events of a conversation in ``id`` order and sets ``applied_at``.
+    """
+
+    __tablename__ = "handoff_events"
+    __table_args__ = (
+        Index("ix_handoff_events_conversation_applied", "conversation_id", "applied_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stream_epoch: Mapped[str | None] = mapped_column(String(36))
+    published_at: Mapped[datetime | None]
+    applied_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

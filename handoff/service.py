@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain import ConversationStatus
 from core.models import Conversation, utcnow
+from handoff.events import EventKind, add_event
 
 
 class Priority(IntEnum):
@@ -21,7 +22,8 @@ class HandoffService:
     """Moves conversations between the bot and the operators' waiting queue.
 
     Every method works inside the caller's transaction, so a state change commits
-    together with whatever else the turn stored.
+    together with whatever else the turn stored, and so does the event that tells the
+    operators about it (`handoff.events`, published by `handoff.queue.HandoffRelay`).
     """
 
     async def request_operator(
@@ -58,13 +60,35 @@ class HandoffService:
             )
         )
         if moved.rowcount:
+            add_event(session, conversation_id, EventKind.REQUESTED, priority, {"reason": reason})
             return True
-        await session.execute(
+        raised = await session.execute(
             update(Conversation)
-            .where(Conversation.id == conversation_id, Conversation.priority < int(priority))
+            .where(
+                Conversation.id == conversation_id,
+                Conversation.priority < int(priority),
+                Conversation.status.in_(
+                    (ConversationStatus.WAITING, ConversationStatus.WITH_OPERATOR)
+                ),
+            )
             .values(priority=int(priority), status_reason=reason, updated_at=utcnow())
         )
+        if raised.rowcount:
+            add_event(session, conversation_id, EventKind.PRIORITY, priority, {"reason": reason})
         return False
+
+    async def relay_citizen_message(
+        self, session: AsyncSession, conversation_id: int, message_id: int, priority: int
+    ) -> None:
+        """The citizen wrote while waiting for or talking to an operator: the message
+        goes to the operators (in the caller's transaction, after the stored message)."""
+        add_event(
+            session,
+            conversation_id,
+            EventKind.CITIZEN_MESSAGE,
+            priority,
+            {"message_id": message_id},
+        )
 
     async def cancel_request(self, session: AsyncSession, conversation_id: int) -> bool:
         """Withdraw a waiting request at the citizen's wish; True when there was one."""
@@ -82,6 +106,8 @@ class HandoffService:
                 updated_at=utcnow(),
             )
         )
+        if cancelled.rowcount:
+            add_event(session, conversation_id, EventKind.CANCELLED)
         return bool(cancelled.rowcount)
 
     async def status(self, session: AsyncSession, conversation_id: int) -> ConversationStatus:

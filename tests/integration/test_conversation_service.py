@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from bots.app import Services, open_services
@@ -17,7 +17,7 @@ from core.domain import (
     MessageKind,
     Reply,
 )
-from core.models import Conversation, Identity, Message, SearchLog
+from core.models import Conversation, HandoffEvent, Identity, Message, SearchLog
 from nlu import texts
 from nlu.payloads import Action, decode
 from tests.conftest import faq_answer, make_settings
@@ -153,6 +153,51 @@ async def test_operator_button_records_the_request_and_messages_wait_for_the_ope
     [cancelled] = await press(services, button(ack, Action.CANCEL))
     assert cancelled.text == texts.OPERATOR_CANCELLED
     assert (await conversation_of(services)).status == ConversationStatus.BOT
+
+
+async def handoff_events(services: Services) -> list[tuple[str, dict | None]]:
+    async with services.sessions() as session:
+        rows = await session.scalars(select(HandoffEvent).order_by(HandoffEvent.id))
+        return [(row.kind, row.payload) for row in rows]
+
+
+async def test_the_operators_learn_of_the_request_and_of_every_message_after_it(services):
+    """The request and each message written while waiting commit with their turn as
+    events for the operators' queue; the withdrawal too."""
+    [answer] = await services.conversation.handle(make_message("Как записаться в МФЦ?"))
+    [reply] = await press(services, button(answer, Action.OPERATOR))
+    await services.conversation.handle(make_message("У меня сломан лифт", dedup_key="m2"))
+    await services.conversation.handle(make_message("", kind=MessageKind.PHOTO, dedup_key="m3"))
+    await press(services, button(reply, Action.CANCEL))
+
+    async with services.sessions() as session:
+        ids = (
+            await session.scalars(
+                select(Message.id).where(Message.direction == Direction.IN).order_by(Message.id)
+            )
+        ).all()
+    assert await handoff_events(services) == [
+        ("requested", {"reason": "citizen_request"}),
+        ("citizen_message", {"message_id": ids[2]}),
+        ("citizen_message", {"message_id": ids[3]}),
+        ("cancelled", None),
+    ]
+
+
+async def test_while_an_operator_has_the_conversation_the_bot_stays_silent(services):
+    await services.conversation.handle(make_message("Первый вопрос"))
+    conversation = await conversation_of(services)
+    async with services.sessions.begin() as session:
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation.id)
+            .values(status=ConversationStatus.WITH_OPERATOR)
+        )
+
+    replies = await services.conversation.handle(make_message("Спасибо, жду", dedup_key="m2"))
+
+    assert replies == []
+    assert [kind for kind, _ in await handoff_events(services)] == ["citizen_message"]
 
 
 @pytest.mark.parametrize(

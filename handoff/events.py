@@ -1,0 +1,144 @@
+"""Handoff events: what the operators must learn about a conversation, stored in the
+transaction that caused it and applied in order, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import SessionFactory
+from core.models import HandoffEvent, utcnow
+
+
+class EventKind(StrEnum):
+    REQUESTED = "requested"  # the conversation waits for an operator
+    PRIORITY = "priority"  # a waiting conversation became more urgent
+    CITIZEN_MESSAGE = "citizen_message"  # the citizen wrote while waiting or with an operator
+    CANCELLED = "cancelled"  # the citizen withdrew the request
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    conversation_id: int
+    kind: EventKind
+    priority: int
+    payload: dict[str, Any]
+    attempts: int
+
+
+def add_event(
+    session: AsyncSession,
+    conversation_id: int,
+    kind: EventKind,
+    priority: int = 0,
+    payload: dict[str, Any] | None = None,
+) -> HandoffEvent:
+    """Store an event inside the caller's transaction (it commits with the change)."""
+    event = HandoffEvent(
+        conversation_id=conversation_id,
+        kind=kind.value,
+        priority=priority,
+        payload=payload,
+        attempts=0,
+    )
+    session.add(event)
+    return event
+
+
+def _stored(row: HandoffEvent) -> StoredEvent:
+    return StoredEvent(
+        row.id,
+        row.conversation_id,
+        EventKind(row.kind),
+        row.priority,
+        dict(row.payload or {}),
+        row.attempts,
+    )
+
+
+class HandoffEventRepository:
+    """The relay's and the consumer's view of the stored events."""
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    async def to_publish(
+        self, epoch: str, stale_before: datetime, limit: int = 500
+    ) -> list[StoredEvent]:
+        """Unapplied events to put on the stream of ``epoch``, oldest first: new ones,
+        those a Redis that lost its data no longer has, and those published before
+        ``stale_before`` and still not applied (their entry may have been lost in the
+        last second before a Redis crash; a second entry does no harm)."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(HandoffEvent)
+                .where(
+                    HandoffEvent.applied_at.is_(None),
+                    or_(
+                        HandoffEvent.stream_epoch.is_(None),
+                        HandoffEvent.stream_epoch != epoch,
+                        HandoffEvent.published_at < stale_before,
+                    ),
+                )
+                .order_by(HandoffEvent.id)
+                .limit(limit)
+            )
+            return [_stored(row) for row in rows]
+
+    async def published(self, ids: list[int], epoch: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(HandoffEvent)
+                .where(HandoffEvent.id.in_(ids))
+                .values(stream_epoch=epoch, published_at=utcnow())
+            )
+
+    async def pending(self, conversation_id: int) -> list[StoredEvent]:
+        """The conversation's unapplied events, in the order they must take effect."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(HandoffEvent)
+                .where(
+                    HandoffEvent.conversation_id == conversation_id,
+                    HandoffEvent.applied_at.is_(None),
+                )
+                .order_by(HandoffEvent.id)
+            )
+            return [_stored(row) for row in rows]
+
+    async def applied(self, event_id: int, error: str | None = None) -> bool:
+        """Record that the event took effect (or was set aside with ``error``); False
+        when another consumer recorded it first."""
+        async with self._sessions.begin() as session:
+            done = await session.execute(
+                update(HandoffEvent)
+                .where(HandoffEvent.id == event_id, HandoffEvent.applied_at.is_(None))
+                .values(applied_at=utcnow(), last_error=error)
+            )
+            return bool(done.rowcount)
+
+    async def failed(self, event_id: int, error: str) -> int:
+        """Count a failed attempt; returns the attempts made so far."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(HandoffEvent)
+                .where(HandoffEvent.id == event_id)
+                .values(attempts=HandoffEvent.attempts + 1, last_error=error[:2000])
+            )
+            attempts = await session.scalar(
+                select(HandoffEvent.attempts).where(HandoffEvent.id == event_id)
+            )
+            return int(attempts or 0)
+
+    async def unapplied(self) -> int:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(HandoffEvent.id).where(HandoffEvent.applied_at.is_(None))
+            )
+            return len(list(rows))
