@@ -65,6 +65,16 @@ class Citizen:
         self._state.add_message(message)
         return self._state.enqueue({"message": message})
 
+    def edit(self, update: dict[str, Any], text: str) -> dict[str, Any]:
+        """Edit the text of a message sent earlier (its update); Telegram sends an
+        ``edited_message`` with the same message id."""
+        message = self._state.find_message(self.chat_id, update["message"]["message_id"])
+        if message is None:
+            raise LookupError("no such message to edit")
+        message["text"] = text
+        message["edit_date"] = int(time.time())
+        return self._state.enqueue({"edited_message": dict(message)})
+
     def send_text(self, text: str) -> dict[str, Any]:
         return self.send_message(text=text)
 

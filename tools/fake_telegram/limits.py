@@ -23,6 +23,8 @@ SENDING_METHODS = frozenset(
         "sendPhoto", "sendAudio", "sendDocument", "sendVideo", "sendAnimation", "sendVoice",
         "sendVideoNote", "sendMediaGroup", "sendLocation", "sendVenue", "sendContact",
         "sendPoll", "sendDice", "sendSticker", "sendPaidMedia", "sendInvoice", "sendGame",
+        # A new topic posts its service message into the group.
+        "createForumTopic",
     )
 )  # fmt: skip
 GROUP_TYPES = frozenset({"group", "supergroup"})

@@ -29,8 +29,11 @@ _CHAT_ACTIONS = frozenset(
 _COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _NOT_COPIED = frozenset(
-    {"message_id", "from", "chat", "date", "edit_date", "reply_markup", "forward_origin"}
-)
+    {
+        "message_id", "from", "chat", "date", "edit_date", "reply_markup", "forward_origin",
+        "message_thread_id", "is_topic_message",
+    }
+)  # fmt: skip
 
 
 def api_method(name: str) -> Callable[[Method], Method]:
@@ -90,7 +93,8 @@ async def send_message(state: FakeState, params: dict[str, Any]) -> Any:
     chat = state.resolve_chat(params.get("chat_id"))
     text = check_text(params.get("text"), params.get("parse_mode"))
     markup = check_markup(params.get("reply_markup"))
-    return state.bot_message(chat, text=text.strip(), reply_markup=markup)
+    thread = state.thread(chat, params.get("message_thread_id"))
+    return state.bot_message(chat, text=text.strip(), reply_markup=markup, **thread)
 
 
 @api_method("copyMessage")
@@ -106,7 +110,8 @@ async def copy_message(state: FakeState, params: dict[str, Any]) -> Any:
     if "caption" in params:
         content["caption"] = check_caption(params["caption"])
     markup = check_markup(params.get("reply_markup"))
-    message = state.bot_message(target, **content, reply_markup=markup)
+    thread = state.thread(target, params.get("message_thread_id"))
+    message = state.bot_message(target, **content, **thread, reply_markup=markup)
     return {"message_id": message["message_id"]}
 
 

@@ -23,6 +23,8 @@ INT_FIELDS = frozenset(
         "max_connections",
         "message_thread_id",
         "reply_to_message_id",
+        "user_id",
+        "icon_color",
     }
 )
 CHAT_FIELDS = frozenset({"chat_id", "from_chat_id"})

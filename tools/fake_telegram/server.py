@@ -15,6 +15,7 @@ from aiohttp import ClientSession, web
 from tools.fake_telegram.citizens import Citizen
 from tools.fake_telegram.control import add_control_routes
 from tools.fake_telegram.errors import ApiError, status_error
+from tools.fake_telegram.forum import Operator, delete_topic, forum_group
 from tools.fake_telegram.limits import (
     SENDING_METHODS,
     TELEGRAM_LIMITS,
@@ -24,7 +25,7 @@ from tools.fake_telegram.limits import (
 )
 from tools.fake_telegram.methods import METHODS, Method
 from tools.fake_telegram.params import read_params
-from tools.fake_telegram.state import FakeState, Fault, RecordedRequest
+from tools.fake_telegram.state import FakeState, Fault, RecordedRequest, Topic
 from tools.fake_telegram.webhook import deliver_updates
 
 DEFAULT_TOKEN = "123456789:AAFakeTelegramTokenForDjinnTests0000"
@@ -172,6 +173,33 @@ class FakeTelegram:
     def citizen(self, user_id: int, first_name: str | None = None, **details: Any) -> Citizen:
         """A person who can write to the bot; see `Citizen` for the details accepted."""
         return Citizen(self.state, user_id, first_name or f"Гражданин {user_id}", **details)
+
+    def operator_group(self, chat_id: int, title: str = "Операторы") -> dict[str, Any]:
+        """A supergroup with topics where the bot is an administrator."""
+        return forum_group(self.state, chat_id, title)
+
+    def operator(
+        self, user_id: int, first_name: str, group_id: int, status: str = "member", **details: Any
+    ) -> Operator:
+        """A member of ``group_id`` (``status`` as getChatMember reports it)."""
+        return Operator(self.state, user_id, first_name, group_id, status, **details)
+
+    def topics(self, chat_id: int) -> list[Topic]:
+        """The group's topics that exist, oldest first."""
+        return [t for t in self.state.topics.get(chat_id, {}).values() if not t.deleted]
+
+    def topic_messages(self, chat_id: int, thread_id: int) -> list[dict[str, Any]]:
+        """Messages in a topic (the bot's and people's), oldest first, without the
+        service message that created it."""
+        return [
+            m
+            for m in self.state.history.get(chat_id, [])
+            if m.get("message_thread_id") == thread_id and "forum_topic_created" not in m
+        ]
+
+    def delete_topic_by_hand(self, chat_id: int, thread_id: int) -> None:
+        """A group administrator deleted the topic in the app."""
+        delete_topic(self.state, chat_id, thread_id)
 
     def inject_raw(self, update: dict[str, Any]) -> dict[str, Any]:
         """Queue any dict as an update; it gets a fresh ``update_id``."""

@@ -26,6 +26,17 @@ NOT_SENT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_rea
 
 
 @dataclass(slots=True)
+class Topic:
+    """A topic of a forum supergroup (see `tools.fake_telegram.forum`)."""
+
+    thread_id: int
+    name: str
+    icon_color: int
+    closed: bool = False
+    deleted: bool = False
+
+
+@dataclass(slots=True)
 class RecordedRequest:
     method: str
     params: dict[str, Any]
@@ -89,6 +100,8 @@ class FakeState:
     blocked: set[int] = field(default_factory=set)
     history: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     sent: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    topics: dict[int, dict[int, Topic]] = field(default_factory=dict)
+    members: dict[int, dict[int, str]] = field(default_factory=dict)
     chat_actions: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
     callback_queries: dict[str, dict[str, Any]] = field(default_factory=dict)
     callback_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -140,6 +153,17 @@ class FakeState:
         if chat_id in self.blocked:
             raise blocked_by_user()
         return chat
+
+    def thread(self, chat: dict[str, Any], thread_id: Any) -> dict[str, Any]:
+        """The fields a message sent into topic ``thread_id`` carries (none without one);
+        raises as Telegram does for a topic that does not exist."""
+        if thread_id is None:
+            return {}
+        topics = self.topics.get(chat["id"], {})
+        topic = topics.get(thread_id) if isinstance(thread_id, int) else None
+        if not chat.get("is_forum") or topic is None or topic.deleted:
+            raise bad_request("message thread not found")
+        return {"message_thread_id": thread_id, "is_topic_message": True}
 
     def find_message(self, chat_id: Any, message_id: Any) -> dict[str, Any] | None:
         for message in self.history.get(chat_id, []):
