@@ -104,23 +104,26 @@ class OutboxPolicy:
 
 
 class Pacer:
-    """At most ``rate`` sends in any one-second window, across every caller: a burst
+    """At most ``rate`` sends in any ``window`` seconds, across every caller: a burst
     goes out at once, as the platforms allow, and only the send past the limit waits."""
 
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate: float, *, window: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._limit = max(int(rate), 1)
+        self._window = window
         self._clock = clock
         self._sent: deque[float] = deque()
 
     async def wait(self) -> None:
         while True:
             now = self._clock()
-            while self._sent and now - self._sent[0] >= 1.0:
+            while self._sent and now - self._sent[0] >= self._window:
                 self._sent.popleft()
             if len(self._sent) < self._limit:
                 self._sent.append(now)
                 return
-            await asyncio.sleep(1.0 - (now - self._sent[0]))
+            await asyncio.sleep(self._window - (now - self._sent[0]))
 
 
 class OutboxSender:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -337,3 +338,23 @@ class HandoffEvent(Base):
     applied_at: Mapped[datetime | None] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class OperatorTopic(Base):
+    """The operator group's forum topic of a conversation (one per conversation; a topic
+    deleted by hand is replaced, and this row then names the new one)."""
+
+    __tablename__ = "operator_topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), unique=True
+    )
+    group_chat_id: Mapped[str] = mapped_column(String(32))
+    thread_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(128))
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The request event whose card is posted (a new request after closing gets a new card).
+    card_event_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

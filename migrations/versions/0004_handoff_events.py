@@ -1,4 +1,4 @@
-"""handoff events: the transactional outbox of the operators' queue
+"""handoff events (the transactional outbox of the operators' queue), operator topics
 
 Revision ID: 0004
 Revises: 0003
@@ -38,6 +38,26 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_handoff_events")),
     )
+    op.create_table(
+        "operator_topics",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("group_chat_id", sa.String(length=32), nullable=False),
+        sa.Column("thread_id", sa.BigInteger(), nullable=False),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("card_message_id", sa.BigInteger(), nullable=True),
+        sa.Column("card_event_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_operator_topics_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_operator_topics")),
+        sa.UniqueConstraint("conversation_id", name=op.f("uq_operator_topics_conversation_id")),
+    )
     with op.batch_alter_table("handoff_events", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_handoff_events_applied_at"), ["applied_at"], unique=False
@@ -54,3 +74,4 @@ def downgrade() -> None:
         batch_op.drop_index("ix_handoff_events_conversation_applied")
         batch_op.drop_index(batch_op.f("ix_handoff_events_applied_at"))
     op.drop_table("handoff_events")
+    op.drop_table("operator_topics")

@@ -1,6 +1,5 @@
 """Knowledge-base imports on SQLite and PostgreSQL: versions, revisions, all or nothing."""
 
-
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError

@@ -5,7 +5,6 @@ order, each applied once, across Redis outages, data loss and dead consumers."""
 import asyncio
 import contextlib
 import itertools
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -63,12 +62,8 @@ async def redis() -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-async def streams(redis: Redis) -> AsyncIterator[HandoffStreams]:
-    namespace = f"test-{uuid.uuid4().hex[:12]}"
-    yield HandoffStreams(redis, namespace)
-    keys = [key async for key in redis.scan_iter(f"{namespace}:*")]
-    if keys:
-        await redis.delete(*keys)
+def streams(handoff_streams: HandoffStreams) -> HandoffStreams:
+    return handoff_streams
 
 
 async def new_conversation(sessions, status=ConversationStatus.WAITING) -> int:
