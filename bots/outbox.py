@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -24,6 +23,7 @@ from core.metrics import Metrics
 from core.models import utcnow
 from core.outbox import UNAVAILABLE, OutboxRepository, OutboxRow
 from core.settings import Settings
+from core.sliding_window import SlidingWindow
 
 log = logging.getLogger(__name__)
 
@@ -110,20 +110,14 @@ class Pacer:
     def __init__(
         self, rate: float, *, window: float = 1.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._limit = max(int(rate), 1)
-        self._window = window
-        self._clock = clock
-        self._sent: deque[float] = deque()
+        self._window = SlidingWindow(max(int(rate), 1), window, clock)
 
     async def wait(self) -> None:
-        while True:
-            now = self._clock()
-            while self._sent and now - self._sent[0] >= self._window:
-                self._sent.popleft()
-            if len(self._sent) < self._limit:
-                self._sent.append(now)
-                return
-            await asyncio.sleep(self._window - (now - self._sent[0]))
+        delay = self._window.wait()
+        while delay > 0:  # the window frees at a known moment: sleep until then
+            await asyncio.sleep(delay)
+            delay = self._window.wait()
+        self._window.add()
 
 
 class OutboxSender:

@@ -193,3 +193,13 @@ class FakeEmbedder:
         if progress is not None:
             progress(len(sentences), len(sentences))
         return out
+
+
+class StandingClock:
+    """A clock that stands still until a test moves it (``clock.now += seconds``)."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from core.sliding_window import Clock, SlidingWindow
 from tools.fake_telegram.errors import too_many_requests
-from tools.sliding_window import Clock, SlidingWindow
 
 # Every method that puts a message into a chat; the fake implements only some of them, the
 # others answer 404 before the limits are looked at.

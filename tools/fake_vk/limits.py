@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tools.sliding_window import Clock, SlidingWindow
+from core.sliding_window import Clock, SlidingWindow
 
 __all__ = ["RANDOM_ID_WINDOW", "VK_COMMUNITY_LIMIT", "Clock", "RateLimit", "SlidingWindow"]
 

@@ -4,14 +4,7 @@ window to free, and none goes over the limit in any one second."""
 import asyncio
 
 from bots.outbox import Pacer
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import StandingClock as Clock
 
 
 async def test_a_burst_up_to_the_limit_goes_at_once():

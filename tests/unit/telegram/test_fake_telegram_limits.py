@@ -5,19 +5,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.fakes import StandingClock as Clock
 from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram, RateLimits
 
 GROUP = -1001234567890
-
-
-class Clock:
-    """A clock that stands still until a test moves it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -5,17 +5,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from tests.fakes import StandingClock as Clock
 from tools.fake_vk import FakeVk, RateLimit
-
-
-class Clock:
-    """A clock that stands still until a test moves it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

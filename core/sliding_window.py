@@ -1,5 +1,5 @@
-"""The platforms' flood limits as the fakes enforce them: at most so many events within
-any window of so many seconds."""
+"""At most so many events within any window of so many seconds: the platforms' flood
+limits, as the fakes enforce them and as the senders keep under them."""
 
 from __future__ import annotations
 
