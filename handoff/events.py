@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory
@@ -138,7 +138,9 @@ class HandoffEventRepository:
 
     async def unapplied(self) -> int:
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(HandoffEvent.id).where(HandoffEvent.applied_at.is_(None))
+            count = await session.scalar(
+                select(func.count())
+                .select_from(HandoffEvent)
+                .where(HandoffEvent.applied_at.is_(None))
             )
-            return len(list(rows))
+            return int(count or 0)

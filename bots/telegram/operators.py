@@ -26,13 +26,22 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.outbox import Pacer
 from core.db import SessionFactory
 from core.domain import Channel, MessageKind
 from core.models import Message, OperatorTopic, utcnow
-from handoff.cards import Mark, card_text, describe, initial_mark, load_digest, topic_name
+from handoff.cards import (
+    Digest,
+    Mark,
+    card_text,
+    describe,
+    initial_mark,
+    load_digest,
+    topic_name,
+)
 from handoff.events import EventKind, StoredEvent
 from handoff.queue import TemporaryFailure
 
@@ -95,12 +104,12 @@ class OperatorDesk:
         """Make sure the conversation has its topic with a card, then do ``then`` in it;
         a topic deleted by hand is created again (once per event)."""
         for _ in range(2):
-            topic = await self._topic(event)
+            topic, digest = await self._topic(event)
             try:
                 if topic.card_event_id is None or (
                     event.kind == EventKind.REQUESTED and topic.card_event_id < event.id
                 ):
-                    await self._post_card(event, topic)
+                    await self._post_card(event, topic, digest)
                 if then is not None:
                     await then(event, topic.thread_id)
                 return
@@ -111,13 +120,13 @@ class OperatorDesk:
                 await self._forget_topic(event.conversation_id)
         raise TemporaryFailure("the topic disappeared twice in a row")
 
-    async def _topic(self, event: StoredEvent) -> TopicRef:
+    async def _topic(self, event: StoredEvent) -> tuple[TopicRef, Digest | None]:
+        """The conversation's topic, created when it has none (then with the digest its
+        name was made from, for the card)."""
         async with self._sessions() as session:
-            row = await session.scalar(
-                select(OperatorTopic).where(OperatorTopic.conversation_id == event.conversation_id)
-            )
+            row = await _topic_row(session, event.conversation_id)
             if row is not None:
-                return TopicRef(row.thread_id, row.name, row.card_event_id)
+                return TopicRef(row.thread_id, row.name, row.card_event_id), None
             digest = await load_digest(session, event.conversation_id)
         name = topic_name(digest, initial_mark(digest))
         created = await self._call(lambda: self._bot.create_forum_topic(self._group, name))
@@ -133,28 +142,30 @@ class OperatorDesk:
         log.info(
             "conversation %s: topic %s created", event.conversation_id, created.message_thread_id
         )
-        return TopicRef(created.message_thread_id, name, None)
+        return TopicRef(created.message_thread_id, name, None), digest
 
     async def _forget_topic(self, conversation_id: int) -> None:
         async with self._sessions.begin() as session:
-            row = await session.scalar(
-                select(OperatorTopic).where(OperatorTopic.conversation_id == conversation_id)
+            await session.execute(
+                delete(OperatorTopic).where(OperatorTopic.conversation_id == conversation_id)
             )
-            if row is not None:
-                await session.delete(row)
 
-    async def _post_card(self, event: StoredEvent, topic: TopicRef) -> None:
-        async with self._sessions() as session:
-            digest = await load_digest(session, event.conversation_id)
-        card = await self._send(topic.thread_id, card_text(digest))
+    async def _update_topic(self, conversation_id: int, **values: object) -> None:
         async with self._sessions.begin() as session:
-            row = await session.scalar(
-                select(OperatorTopic).where(OperatorTopic.conversation_id == event.conversation_id)
+            await session.execute(
+                update(OperatorTopic)
+                .where(OperatorTopic.conversation_id == conversation_id)
+                .values(updated_at=utcnow(), **values)
             )
-            if row is not None:
-                row.card_message_id = card
-                row.card_event_id = event.id
-                row.updated_at = utcnow()
+
+    async def _post_card(self, event: StoredEvent, topic: TopicRef, digest: Digest | None) -> None:
+        if digest is None:
+            async with self._sessions() as session:
+                digest = await load_digest(session, event.conversation_id)
+        card = await self._send(topic.thread_id, card_text(digest))
+        await self._update_topic(
+            event.conversation_id, card_message_id=card, card_event_id=event.id
+        )
 
     async def _rename(self, conversation_id: int, topic: TopicRef, mark: str) -> None:
         async with self._sessions() as session:
@@ -169,19 +180,12 @@ class OperatorDesk:
         except TelegramBadRequest as error:
             if "TOPIC_NOT_MODIFIED" not in error.message:
                 raise
-        async with self._sessions.begin() as session:
-            row = await session.scalar(
-                select(OperatorTopic).where(OperatorTopic.conversation_id == conversation_id)
-            )
-            if row is not None:
-                row.name = name
+        await self._update_topic(conversation_id, name=name)
 
     async def _note(self, event: StoredEvent, text: str, mark: str) -> None:
         """A service note in an existing topic (no topic: the operators never saw it)."""
         async with self._sessions() as session:
-            row = await session.scalar(
-                select(OperatorTopic).where(OperatorTopic.conversation_id == event.conversation_id)
-            )
+            row = await _topic_row(session, event.conversation_id)
             if row is None:
                 return
             topic = TopicRef(row.thread_id, row.name, row.card_event_id)
@@ -245,6 +249,12 @@ class OperatorDesk:
                 if thread and "thread not found" in error.message:
                     raise ThreadGone from error
                 raise
+
+
+async def _topic_row(session: AsyncSession, conversation_id: int) -> OperatorTopic | None:
+    return await session.scalar(
+        select(OperatorTopic).where(OperatorTopic.conversation_id == conversation_id)
+    )
 
 
 def _telegram_message_id(dedup_key: str | None) -> int | None:

@@ -95,20 +95,19 @@ async def edit_forum_topic(state: FakeState, params: dict[str, Any]) -> Any:
 
 @api_method("closeForumTopic")
 async def close_forum_topic(state: FakeState, params: dict[str, Any]) -> Any:
-    _, topic = _topic(state, params)
-    if topic.closed:
-        raise bad_request("TOPIC_NOT_MODIFIED")
-    topic.closed = True
-    state.changed.notify()
-    return True
+    return _set_closed(state, params, closed=True)
 
 
 @api_method("reopenForumTopic")
 async def reopen_forum_topic(state: FakeState, params: dict[str, Any]) -> Any:
+    return _set_closed(state, params, closed=False)
+
+
+def _set_closed(state: FakeState, params: dict[str, Any], *, closed: bool) -> bool:
     _, topic = _topic(state, params)
-    if not topic.closed:
+    if topic.closed == closed:
         raise bad_request("TOPIC_NOT_MODIFIED")
-    topic.closed = False
+    topic.closed = closed
     state.changed.notify()
     return True
 
