@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from bots.conversation import ConversationHandler
 from bots.locks import KeyedLocks
@@ -114,21 +114,24 @@ class InboxWorker:
         self._poll_now = asyncio.Event()
         self._stopping = False
 
-    def submit(self, item: InboxItem) -> asyncio.Task[None] | None:
+    async def accept(self, updates: list[tuple[str, Any]]) -> None:
+        """Store new ``(update key, payload)`` pairs of the channel and handle them; an
+        update stored before is not handled again. Raises when they cannot be stored
+        (the channel must then send them again)."""
+        for item in await self._inbox.put_many(self._channel, updates):
+            self.submit(item)
+
+    def submit(self, item: InboxItem) -> None:
         """Handle a stored update this worker holds (unless it is handling it already).
         A stopping worker starts nothing more: the update waits for the next one."""
-        if self._stopping:
-            return None
-        running = self._running.get(item.id)
-        if running is not None:
-            return running
+        if self._stopping or item.id in self._running:
+            return
         self._dropped.discard(item.id)
         task = asyncio.create_task(
             self._process(item), name=f"{self._channel}-update-{item.update_key}"
         )
         self._running[item.id] = task
         task.add_done_callback(lambda _: self._running.pop(item.id, None))
-        return task
 
     async def run(self, stop: asyncio.Event) -> None:
         """Take due updates (retries, and what a dead worker left) until ``stop``; then

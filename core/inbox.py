@@ -15,11 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from core.db import SessionFactory
 from core.leases import Worker, is_transient
-from core.models import InboxUpdate, utcnow
+from core.models import ERROR_LIMIT, InboxUpdate, utcnow
 
 log = logging.getLogger(__name__)
-
-ERROR_LIMIT = 2000
 
 
 class InboxStatus(StrEnum):

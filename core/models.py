@@ -30,6 +30,10 @@ NAMING_CONVENTION = {
 }
 
 
+# The most of an error's text kept in a row (``last_error``, ``delivery_error``).
+ERROR_LIMIT = 2000
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -11,10 +11,9 @@ from sqlalchemy import Select, func, select, update
 from core.db import SessionFactory
 from core.domain import Button, Channel, DeliveryStatus, Direction, Reply
 from core.leases import Worker
-from core.models import Conversation, Identity, Message, as_utc, utcnow
+from core.models import ERROR_LIMIT, Conversation, Identity, Message, as_utc, utcnow
 from core.write_gate import urgent
 
-ERROR_LIMIT = 2000
 # Errors recorded with this prefix wait for the channel to come back, not for the citizen.
 UNAVAILABLE = "unavailable: "
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory
-from core.models import HandoffEvent, utcnow
+from core.models import ERROR_LIMIT, HandoffEvent, utcnow
 
 
 class EventKind(StrEnum):
@@ -129,7 +129,7 @@ class HandoffEventRepository:
             await session.execute(
                 update(HandoffEvent)
                 .where(HandoffEvent.id == event_id)
-                .values(attempts=HandoffEvent.attempts + 1, last_error=error[:2000])
+                .values(attempts=HandoffEvent.attempts + 1, last_error=error[:ERROR_LIMIT])
             )
             attempts = await session.scalar(
                 select(HandoffEvent.attempts).where(HandoffEvent.id == event_id)

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from core.models import utcnow
+from core.models import ERROR_LIMIT, utcnow
 from handoff.events import HandoffEventRepository, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -317,7 +317,7 @@ class HandoffConsumer:
                     attempts,
                     type(error).__name__,
                 )
-                await self._events.applied(event.id, error=f"set aside: {error!r}"[:2000])
+                await self._events.applied(event.id, error=f"set aside: {error!r}"[:ERROR_LIMIT])
                 continue
             await self._events.applied(event.id)
         return True

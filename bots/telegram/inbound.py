@@ -79,3 +79,9 @@ def chat_key(payload: Any) -> str:
     except (AttributeError, KeyError, TypeError):
         pass
     return "?"
+
+
+def update_id(raw: Any) -> int | None:
+    """The update's id, None when it has none (or not an integer)."""
+    value = raw.get("update_id") if isinstance(raw, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

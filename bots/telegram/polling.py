@@ -14,8 +14,7 @@ from aiogram.exceptions import TelegramUnauthorizedError
 from aiogram.methods import TelegramMethod
 
 from bots.inbox import InboxWorker
-from bots.telegram.inbound import ALLOWED_UPDATES, CHANNEL
-from core.inbox import InboxItem, InboxRepository
+from bots.telegram.inbound import ALLOWED_UPDATES, update_id
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +58,12 @@ class DurablePolling:
     def __init__(
         self,
         bot: Bot,
-        inbox: InboxRepository,
         worker: InboxWorker,
         *,
         timeout: int = 25,
         max_backoff: float = 30.0,
     ) -> None:
         self._bot = bot
-        self._inbox = inbox
         self._worker = worker
         self._timeout = timeout
         self._max_backoff = max_backoff
@@ -77,7 +74,7 @@ class DurablePolling:
         while not stop.is_set():
             try:
                 batch = await until_stopped(self._fetch(offset), stop)
-                stored = await self._store(batch)
+                await self._worker.accept(_keyed(batch))
             except Stopped:
                 return
             except TelegramUnauthorizedError:
@@ -95,8 +92,6 @@ class DurablePolling:
                 continue
             failures = 0
             offset = _next_offset(batch, offset)
-            for item in stored:
-                self._worker.submit(item)
 
     async def _fetch(self, offset: int | None) -> list[dict[str, Any]]:
         method = GetRawUpdates(
@@ -104,14 +99,16 @@ class DurablePolling:
         )
         return await self._bot(method, request_timeout=self._timeout + 10)
 
-    async def _store(self, batch: list[dict[str, Any]]) -> list[InboxItem]:
-        keyed = []
-        for raw in batch:
-            if _update_id(raw) is None:
-                logger.warning("An update without an id skipped (keys: %s)", _keys(raw))
-                continue
-            keyed.append((str(raw["update_id"]), raw))
-        return await self._inbox.put_many(CHANNEL, keyed)
+
+def _keyed(batch: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """The batch's updates under their ids (one without an id cannot be stored)."""
+    keyed = []
+    for raw in batch:
+        if update_id(raw) is None:
+            logger.warning("An update without an id skipped (keys: %s)", _keys(raw))
+            continue
+        keyed.append((str(raw["update_id"]), raw))
+    return keyed
 
 
 def _keys(raw: Any) -> list[str]:
@@ -119,13 +116,8 @@ def _keys(raw: Any) -> list[str]:
     return sorted(str(k)[:32] for k in raw)[:10] if isinstance(raw, dict) else [type(raw).__name__]
 
 
-def _update_id(raw: dict[str, Any]) -> int | None:
-    value = raw.get("update_id")
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _next_offset(batch: list[dict[str, Any]], offset: int | None) -> int | None:
-    ids = [i for raw in batch if (i := _update_id(raw)) is not None]
+    ids = [i for raw in batch if (i := update_id(raw)) is not None]
     if not ids:
         return offset
     return max(max(ids) + 1, offset or 0)

@@ -64,7 +64,6 @@ class RunOptions:
 @dataclass(frozen=True, slots=True)
 class _Channel:
     bot: Bot
-    inbox: InboxRepository
     worker: InboxWorker
     stop: asyncio.Event
 
@@ -107,7 +106,7 @@ async def run_telegram(
     )
     loops = ChannelLoops(CHANNEL, worker, sender)
     loops.start()
-    channel = _Channel(bot, inbox, worker, stop)
+    channel = _Channel(bot, worker, stop)
     logger.info("Telegram channel starting in %s mode", settings.telegram_mode)
     try:
         await _set_commands(channel)
@@ -126,7 +125,7 @@ async def run_telegram(
 async def _poll(channel: _Channel, options: RunOptions) -> None:
     bot = channel.bot
     await _keep_trying(lambda: bot.delete_webhook(drop_pending_updates=False), channel.stop)
-    polling = DurablePolling(bot, channel.inbox, channel.worker, timeout=options.poll_timeout)
+    polling = DurablePolling(bot, channel.worker, timeout=options.poll_timeout)
     await polling.run(channel.stop)
 
 
@@ -134,7 +133,7 @@ async def _serve_webhook(channel: _Channel, settings: Settings) -> None:
     url, secret = settings.telegram_webhook_url, settings.telegram_webhook_secret
     assert url and secret is not None
     path = urlsplit(url).path or "/"
-    app = build_webhook_app(path, secret.get_secret_value(), channel.inbox, channel.worker)
+    app = build_webhook_app(path, secret.get_secret_value(), channel.worker)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:

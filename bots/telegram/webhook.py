@@ -9,17 +9,14 @@ import logging
 from aiohttp import web
 
 from bots.inbox import InboxWorker
-from bots.telegram.inbound import CHANNEL
-from core.inbox import InboxRepository
+from bots.telegram.inbound import update_id
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
-def build_webhook_app(
-    path: str, secret: str, inbox: InboxRepository, worker: InboxWorker
-) -> web.Application:
+def build_webhook_app(path: str, secret: str, worker: InboxWorker) -> web.Application:
     if not secret:
         raise ValueError("a webhook without a secret would accept anyone's updates")
     expected = secret.encode()
@@ -33,21 +30,19 @@ def build_webhook_app(
             raw = await request.json()
         except ValueError:
             raw = None
-        update_id = raw.get("update_id") if isinstance(raw, dict) else None
-        if not isinstance(update_id, int) or isinstance(update_id, bool):
+        key = update_id(raw)
+        if key is None:
             # Telegram would re-send it forever if refused; there is nothing to retry.
             logger.warning("A webhook update without an id ignored")
             return web.Response()
         try:
-            stored = await inbox.put_many(CHANNEL, [(str(update_id), raw)])
+            await worker.accept([(str(key), raw)])
         except Exception as error:
             logger.warning(
                 "update_id=%s not stored (%s); Telegram will send it again",
-                update_id, type(error).__name__,
+                key, type(error).__name__,
             )  # fmt: skip
             return web.Response(status=500)
-        for item in stored:
-            worker.submit(item)
         return web.Response()
 
     app = web.Application()

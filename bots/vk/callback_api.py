@@ -10,8 +10,7 @@ import logging
 from aiohttp import web
 
 from bots.inbox import InboxWorker
-from bots.vk.processing import CHANNEL, event_key
-from core.inbox import InboxRepository
+from bots.vk.processing import event_key
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +24,6 @@ class VkCallbackEndpoint:
         group_id: int,
         secret: str,
         confirmation_code: str,
-        inbox: InboxRepository,
         worker: InboxWorker,
     ) -> None:
         if not secret:
@@ -33,7 +31,6 @@ class VkCallbackEndpoint:
         self._group_id = group_id
         self._secret = secret.encode()
         self._confirmation_code = confirmation_code
-        self._inbox = inbox
         self._worker = worker
 
     async def receive(self, request: web.Request) -> web.Response:
@@ -53,13 +50,11 @@ class VkCallbackEndpoint:
             log.warning("VK callback with a wrong secret refused")
             return web.Response(status=403, text="wrong secret")
         try:
-            stored = await self._inbox.put_many(CHANNEL, [(event_key(event), event)])
+            await self._worker.accept([(event_key(event), event)])
         except Exception as error:
             log.warning("a VK callback event not stored (%s); VK will send it again",
                         type(error).__name__)  # fmt: skip
             return web.Response(status=500, text="try again")
-        for item in stored:
-            self._worker.submit(item)
         return web.Response(text="ok")
 
 

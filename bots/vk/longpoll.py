@@ -15,8 +15,7 @@ from vkbottle.api import ABCAPI
 from vkbottle.polling import BotPolling
 
 from bots.inbox import InboxWorker
-from bots.vk.processing import CHANNEL, as_payload, event_key
-from core.inbox import InboxRepository
+from bots.vk.processing import as_payload, event_key
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +74,6 @@ class VkLongPoll:
         *,
         api: ABCAPI,
         group_id: int | None,
-        inbox: InboxRepository,
         worker: InboxWorker,
         ts_file: TsFile | None = None,
         wait: int = 25,
@@ -83,7 +81,6 @@ class VkLongPoll:
     ) -> None:
         self._polling = BotPolling(api=api, group_id=group_id, wait=wait)
         self._ts_file = ts_file or TsFile(None)
-        self._inbox = inbox
         self._worker = worker
         self._backoff = backoff or Backoff()
 
@@ -139,13 +136,7 @@ class VkLongPoll:
         return fresh
 
     async def _store(self, updates: list[Any]) -> None:
-        if not updates:
-            return
-        stored = await self._inbox.put_many(
-            CHANNEL, [(event_key(event), as_payload(event)) for event in updates]
-        )
-        for item in stored:
-            self._worker.submit(item)
+        await self._worker.accept([(event_key(event), as_payload(event)) for event in updates])
 
 
 async def _unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:

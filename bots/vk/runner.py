@@ -73,13 +73,12 @@ async def run_vk(
     loops.start()
     try:
         if settings.vk_mode is VkMode.CALLBACK:
-            await _serve_callback(settings, inbox, worker, stop)
+            await _serve_callback(settings, worker, stop)
         else:
             name = f"longpoll-{settings.vk_group_id or 'default'}.ts"
             poll = VkLongPoll(
                 api=api,
                 group_id=settings.vk_group_id,
-                inbox=inbox,
                 worker=worker,
                 ts_file=TsFile(settings.data_dir / "vk" / name),
                 wait=options.longpoll_wait,
@@ -102,15 +101,12 @@ def _check(settings: Settings) -> None:
         raise ValueError("VK_MODE=callback needs VK_GROUP_ID")
 
 
-async def _serve_callback(
-    settings: Settings, inbox: InboxRepository, worker: InboxWorker, stop: asyncio.Event
-) -> None:
+async def _serve_callback(settings: Settings, worker: InboxWorker, stop: asyncio.Event) -> None:
     assert settings.vk_callback_secret is not None and settings.vk_group_id is not None
     endpoint = VkCallbackEndpoint(
         group_id=settings.vk_group_id,
         secret=settings.vk_callback_secret.get_secret_value(),
         confirmation_code=settings.vk_confirmation_code or "",
-        inbox=inbox,
         worker=worker,
     )
     await serve_callback(
