@@ -22,6 +22,7 @@ from core.inbox import InboxItem, InboxRepository, InboxStatus
 from core.leases import is_transient
 from core.metrics import Metrics
 from core.settings import Settings
+from core.waiting import wait_any
 
 log = logging.getLogger(__name__)
 
@@ -170,12 +171,7 @@ class InboxWorker:
             await self._inbox.release_held()
 
     async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
-        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._poll_now.wait())]
-        try:
-            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waits:
-                waiter.cancel()
+        await wait_any(seconds, stop, self._poll_now)
         self._poll_now.clear()
 
     async def _process(self, item: InboxItem) -> None:

@@ -24,6 +24,7 @@ from core.models import utcnow
 from core.outbox import UNAVAILABLE, OutboxRepository, OutboxRow
 from core.settings import Settings
 from core.sliding_window import SlidingWindow
+from core.waiting import wait_any
 
 log = logging.getLogger(__name__)
 
@@ -193,12 +194,7 @@ class OutboxSender:
             await self._repository.release_held()
 
     async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
-        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._sweep_now.wait())]
-        try:
-            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waits:
-                waiter.cancel()
+        await wait_any(seconds, stop, self._sweep_now)
         self._sweep_now.clear()
 
     async def _lane(self, chat_id: str) -> None:

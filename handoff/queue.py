@@ -32,6 +32,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from core.models import ERROR_LIMIT, utcnow
+from core.waiting import wait_any
 from handoff.events import HandoffEventRepository, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ class HandoffRelay:
                 failures += 1
                 if failures == 1:
                     log.warning("handoff relay cannot publish: %s", type(error).__name__)
-            await _wait_any(stop, self._wake, self._interval * min(failures + 1, 20))
+            await wait_any(self._interval * min(failures + 1, 20), stop, self._wake)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +244,7 @@ class HandoffConsumer:
                 if isinstance(error, ResponseError) and "NOGROUP" in str(error):
                     with contextlib.suppress(RedisError):
                         await self._streams.ensure_group()
-                await _wait_any(stop, None, min(0.2 * failures, 5.0))
+                await wait_any(min(0.2 * failures, 5.0), stop)
                 continue
             for entry in entries:
                 await self.handle(entry)
@@ -373,14 +374,3 @@ def _entries(reply: Any) -> list[Entry]:
             identifier = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
             entries.append(Entry(name, identifier, int(conversation)))
     return entries
-
-
-async def _wait_any(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:
-    waits = [asyncio.ensure_future(stop.wait())]
-    if wake is not None:
-        waits.append(asyncio.ensure_future(wake.wait()))
-    try:
-        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waits:
-            waiter.cancel()
