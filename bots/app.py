@@ -6,11 +6,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.conversation import ConversationService
+from bots.outbox import Senders
 from core.conversations import ConversationRepository
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.inbox import InboxRepository
@@ -20,7 +22,9 @@ from core.migrate import upgrade
 from core.outbox import OutboxRepository
 from core.redis import open_redis
 from core.settings import Settings
+from handoff.operators import OperatorService
 from handoff.service import HandoffService
+from handoff.sla import SlaPolicy
 from knowledge_base.decision import load_thresholds
 from knowledge_base.embedder import Embedder, create_embedder
 from knowledge_base.embedding_cache import EmbeddingCache
@@ -48,6 +52,9 @@ class Services:
     dialogue: DialogueEngine
     conversation: ConversationService
     metrics: Metrics
+    handoff: HandoffService
+    operators: OperatorService
+    senders: Senders
 
 
 def build_faq(
@@ -125,12 +132,13 @@ async def open_services(
             dialogue = await stack.enter_async_context(open_rasa_dialogue(settings, dialogue))
         worker = Worker.current()
         metrics = metrics or Metrics()
+        handoff = HandoffService(SlaPolicy.from_settings(settings))
         conversation = ConversationService(
             sessions,
-            ConversationRepository(sessions),
+            ConversationRepository(sessions, timedelta(hours=settings.reopen_hours)),
             dialogue,
             faq,
-            HandoffService(),
+            handoff,
             settings.org_name,
             metrics,
         )
@@ -147,4 +155,7 @@ async def open_services(
             dialogue=dialogue,
             conversation=conversation,
             metrics=metrics,
+            handoff=handoff,
+            operators=OperatorService(sessions),
+            senders=Senders(),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import update
@@ -22,7 +23,7 @@ from core.domain import (
 )
 from core.logs import conversation_scope
 from core.metrics import Metrics
-from core.models import Conversation, DialogueButton, SearchLog
+from core.models import Conversation, DialogueButton, SearchLog, utcnow
 from handoff.service import HandoffService
 from knowledge_base.index import IndexedEntry
 from knowledge_base.search_log import set_feedback
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 # A second «Не помогло» in a row hands the conversation to an operator.
 FAILURES_BEFORE_OPERATOR = 2
+# A text within this long after a rating is taken as the comment on it.
+COMMENT_WINDOW = timedelta(minutes=30)
 
 
 class FaqEntries(Protocol):
@@ -119,7 +122,12 @@ class ConversationService:
 
     async def _turn(self, message: IncomingMessage, stored: StoredMessage) -> list[Reply]:
         """Run the message's turn; its outcome commits in one transaction, or not at all
-        (then the message is still pending and handled again)."""
+        (then the message is still pending and handled again). A banned citizen's
+        message is stored and nothing more."""
+        if stored.conversation.banned:
+            async with self._sessions.begin() as session:
+                await ConversationRepository.mark_handled(session, stored.id)
+            return []
         dialogue = await self._dialogue_turn(message, stored)
         async with self._sessions.begin() as session:
             if not await ConversationRepository.mark_handled(session, stored.id):
@@ -221,7 +229,9 @@ class ConversationService:
 
     async def _route(self, turn: _Turn) -> None:
         message, status = turn.message, turn.conversation.status
-        if message.kind == MessageKind.COMMAND:
+        if status == ConversationStatus.CLOSED:
+            await self._after_close(turn)
+        elif message.kind == MessageKind.COMMAND:
             self._command(turn)
         elif message.kind == MessageKind.BUTTON:
             await self._button(turn, decode(message.payload))
@@ -231,6 +241,43 @@ class ConversationService:
             )
             if status == ConversationStatus.WAITING:
                 turn.say(texts.WAITING_ACK, (self._cancel_button(),))
+
+    async def _after_close(self, turn: _Turn) -> None:
+        """An operator closed the conversation a short while ago: a rating, a comment on
+        it, or anything else, which reopens the conversation with its operator."""
+        message = turn.message
+        payload = decode(message.payload) if message.kind == MessageKind.BUTTON else None
+        if payload is not None and payload.action == Action.RATE:
+            await self._rate(turn, payload)
+            return
+        if message.kind == MessageKind.BUTTON and (
+            payload is None or payload.action != Action.OPERATOR
+        ):
+            turn.say(texts.STALE_BUTTON)
+            return
+        since = utcnow() - COMMENT_WINDOW
+        identity = turn.conversation.identity_id
+        if message.kind == MessageKind.TEXT and await self._handoff.comment(
+            turn.session, identity, message.text, since
+        ):
+            turn.say(texts.COMMENT_THANKS)
+            return
+        await self._handoff.reopen(turn.session, turn.conversation.id)
+        await self._handoff.relay_citizen_message(
+            turn.session, turn.conversation.id, turn.message_id, turn.conversation.priority
+        )
+        turn.say(texts.REOPENED_ACK)
+
+    async def _rate(self, turn: _Turn, payload: Payload) -> None:
+        recorded = None
+        if payload.ref is not None and payload.entry_id is not None:
+            recorded = await self._handoff.rate(
+                turn.session, turn.conversation.identity_id, payload.ref, payload.entry_id
+            )
+        if recorded is None:
+            turn.say(texts.STALE_BUTTON)
+        else:
+            turn.say(texts.RATED if recorded else texts.RATED_AGAIN)
 
     def _command(self, turn: _Turn) -> None:
         if turn.message.command == "start":
@@ -248,6 +295,8 @@ class ConversationService:
             await self._request_operator(turn, "citizen_request", texts.OPERATOR_REQUESTED)
         elif payload.action == Action.CANCEL:
             await self._cancel_operator(turn)
+        elif payload.action == Action.RATE:
+            await self._rate(turn, payload)
         elif turn.conversation.status != ConversationStatus.BOT:
             turn.say(texts.ALREADY_WAITING, (self._cancel_button(),))
         elif payload.action == Action.HELPED:
@@ -312,6 +361,10 @@ class ConversationService:
     async def _request_operator(self, turn: _Turn, reason: str, text: str) -> None:
         if await self._handoff.request_operator(turn.session, turn.conversation.id, reason):
             turn.say(text, (self._cancel_button(),))
+            sla = self._handoff.sla
+            closed = sla.closed_notice(utcnow()) if sla is not None else None
+            if closed is not None:
+                turn.say(texts.out_of_hours(closed))
         else:
             turn.say(texts.ALREADY_WAITING, (self._cancel_button(),))
 

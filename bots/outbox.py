@@ -303,3 +303,23 @@ class OutboxSender:
 def _brief(error: BaseException) -> str:
     """An error for the log without what it may quote (texts, names, bound values)."""
     return type(error).__name__
+
+
+class Senders:
+    """The outbox senders running in this process, by channel: a reply stored outside a
+    channel's own turn (an operator's answer) wakes its channel's sender. A channel
+    running in another process finds the reply on its next sweep."""
+
+    def __init__(self) -> None:
+        self._wake: dict[str, Callable[[str], None]] = {}
+
+    def register(self, channel: str, wake: Callable[[str], None]) -> None:
+        self._wake[channel] = wake
+
+    def unregister(self, channel: str) -> None:
+        self._wake.pop(channel, None)
+
+    def wake(self, reply: Reply) -> None:
+        wake = self._wake.get(reply.channel)
+        if wake is not None:
+            wake(reply.chat_id)

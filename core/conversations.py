@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 from sqlalchemy import select, update
@@ -20,7 +21,7 @@ from core.domain import (
     MessageKind,
     Reply,
 )
-from core.models import Citizen, Conversation, Identity, Message, utcnow
+from core.models import Citizen, Conversation, Identity, Message, as_utc, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class ConversationState:
     failed_attempts: int
     is_new: bool
     priority: int = 0
+    banned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +52,11 @@ class StoredMessage:
 class ConversationRepository:
     """Stores what citizens send and what the bot answers."""
 
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(
+        self, sessions: SessionFactory, reopen_window: timedelta = timedelta(hours=24)
+    ) -> None:
         self._sessions = sessions
+        self._reopen_window = reopen_window
 
     async def store_inbound(self, message: IncomingMessage) -> StoredMessage | None:
         """Make a citizen's message durable in its own transaction.
@@ -68,7 +73,7 @@ class ConversationRepository:
                 if earlier is not None:
                     return earlier or None
                 identity = await self._identity(session, message)
-                conversation, is_new = await self._open_conversation(session, identity)
+                conversation, is_new = await self._open_conversation(session, identity, message)
                 row = Message(
                     conversation_id=conversation.id,
                     channel=message.channel,
@@ -83,7 +88,10 @@ class ConversationRepository:
                 )
                 session.add(row)
                 await session.flush()
-                return StoredMessage(row.id, _state(conversation, message.chat_id, is_new))
+                state = _state(
+                    conversation, message.chat_id, is_new, identity.banned_at is not None
+                )
+                return StoredMessage(row.id, state)
         except IntegrityError:
             # Stored by a concurrent worker just now (its turn decides, or ours), or
             # refused for another reason: then the message is not stored at all.
@@ -110,9 +118,11 @@ class ConversationRepository:
         message_id, handled_at, conversation = found
         if handled_at is not None:
             return False
-        return StoredMessage(
-            message_id, _state(conversation, message.chat_id, is_new=False), retry=True
+        banned = await session.scalar(
+            select(Identity.banned_at.is_not(None)).where(Identity.id == conversation.identity_id)
         )
+        state = _state(conversation, message.chat_id, is_new=False, banned=bool(banned))
+        return StoredMessage(message_id, state, retry=True)
 
     @staticmethod
     async def mark_handled(session: AsyncSession, message_id: int) -> bool:
@@ -156,18 +166,26 @@ class ConversationRepository:
         return identity
 
     async def _open_conversation(
-        self, session: AsyncSession, identity: Identity
+        self, session: AsyncSession, identity: Identity, message: IncomingMessage
     ) -> tuple[Conversation, bool]:
+        """The identity's open conversation; one an operator closed within the reopen
+        window when the citizen writes something other than a command (the service then
+        takes the rating, a comment, or reopens it); else a new one with the bot."""
         conversation = await session.scalar(
             select(Conversation)
-            .where(
-                Conversation.identity_id == identity.id,
-                Conversation.status != ConversationStatus.CLOSED,
-            )
+            .where(Conversation.identity_id == identity.id)
             .order_by(Conversation.id.desc())
             .limit(1)
         )
-        if conversation is not None:
+        if conversation is not None and conversation.status != ConversationStatus.CLOSED:
+            return conversation, False
+        if (
+            conversation is not None
+            and message.kind != MessageKind.COMMAND
+            and conversation.status_reason == "closed_by_operator"
+            and conversation.closed_at is not None
+            and as_utc(conversation.closed_at) > utcnow() - self._reopen_window
+        ):
             return conversation, False
         conversation = Conversation(
             identity_id=identity.id,
@@ -200,7 +218,9 @@ class ConversationRepository:
         ]
 
 
-def _state(conversation: Conversation, chat_id: str, is_new: bool) -> ConversationState:
+def _state(
+    conversation: Conversation, chat_id: str, is_new: bool, banned: bool = False
+) -> ConversationState:
     return ConversationState(
         id=conversation.id,
         identity_id=conversation.identity_id,
@@ -210,4 +230,5 @@ def _state(conversation: Conversation, chat_id: str, is_new: bool) -> Conversati
         failed_attempts=conversation.failed_attempts,
         is_new=is_new,
         priority=conversation.priority or 0,
+        banned=banned,
     )

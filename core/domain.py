@@ -116,6 +116,8 @@ class Reply:
         text: Plain text; adapters send it without markup, so any character is safe.
         buttons: Rows of buttons shown under the text.
         outbox_id: The stored outgoing message this reply is, for delivery reports.
+        attachments: Media an operator sent (``telegram_message``: the message in the
+            operator group, with its kind and file id); the text is then its caption.
     """
 
     channel: Channel
@@ -123,3 +125,4 @@ class Reply:
     text: str
     buttons: tuple[tuple[Button, ...], ...] = field(default=())
     outbox_id: int | None = None
+    attachments: tuple[dict[str, Any], ...] = field(default=())

@@ -77,6 +77,9 @@ class Identity(Base):
     username: Mapped[str | None] = mapped_column(String(64))
     language_code: Mapped[str | None] = mapped_column(String(16))
     blocked_at: Mapped[datetime | None]
+    # Banned by an operator (spam): messages are stored, nothing is answered or relayed.
+    banned_at: Mapped[datetime | None]
+    banned_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     citizen: Mapped[Citizen] = relationship(back_populates="identities")
@@ -139,6 +142,8 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
     handled_at: Mapped[datetime | None]
+    # Who wrote an outbound message: None for the bot, ``operator:<Telegram user id>``.
+    author: Mapped[str | None] = mapped_column(String(64))
 
 
 class FaqEntry(Base):
@@ -349,6 +354,7 @@ class OperatorTopic(Base):
     deleted by hand is replaced, and this row then names the new one)."""
 
     __tablename__ = "operator_topics"
+    __table_args__ = (Index("ix_operator_topics_thread", "group_chat_id", "thread_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(
@@ -360,5 +366,70 @@ class OperatorTopic(Base):
     card_message_id: Mapped[int | None] = mapped_column(BigInteger)
     # The request event whose card is posted (a new request after closing gets a new card).
     card_event_id: Mapped[int | None] = mapped_column(Integer)
+    # The topic was closed (the conversation closed or went back to the bot).
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class HandoffCase(Base):
+    """One stay of a conversation with the operators, from the request to «Закрыть» or
+    «Вернуть боту»: who took it and when, the first response, the SLA and the citizen's
+    rating. The figures of the dashboard are read from these rows."""
+
+    __tablename__ = "handoff_cases"
+    __table_args__ = (
+        Index("ix_handoff_cases_conversation", "conversation_id", "ended_at"),
+        Index("ix_handoff_cases_sla", "first_response_at", "sla_due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    reason: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    group_chat_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    sla_due_at: Mapped[datetime | None]
+    sla_reminded_at: Mapped[datetime | None]
+    sla_missed_at: Mapped[datetime | None]
+    operator_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    operator_name: Mapped[str | None] = mapped_column(String(256))
+    taken_at: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))  # closed, returned, cancelled
+    reopenings: Mapped[int] = mapped_column(Integer, default=0)
+    csat_score: Mapped[int | None] = mapped_column(Integer)
+    csat_comment: Mapped[str | None] = mapped_column(Text)
+    csat_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Who did what and when: assignments, bans, returns and closings by operators."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    actor_name: Mapped[str | None] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    details: Mapped[dict[str, Any] | None]
+
+
+class ReplyTemplate(Base):
+    """An operator's canned reply (``/t name``); ``{name}`` and ``{number}`` are replaced
+    by the citizen's name and the conversation number."""
+
+    __tablename__ = "reply_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

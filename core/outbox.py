@@ -230,6 +230,7 @@ def _row(message: Message) -> OutboxRow:
         text=message.text,
         buttons=buttons,
         outbox_id=message.id,
+        attachments=tuple(message.attachments or ()),
     )
     return OutboxRow(
         reply=reply,

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
         SqliteSynchronous.FULL, validation_alias=_env("DJINN_SQLITE_SYNCHRONOUS")
     )
     redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
+    # Prefix of Djinn's keys, so installations (or test runs) can share one Redis.
+    redis_namespace: str = Field("djinn", validation_alias=_env("DJINN_REDIS_NAMESPACE"))
 
     telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))
     telegram_api_url: str = Field(
@@ -133,6 +135,27 @@ class Settings(BaseSettings):
     reply_retry_horizon: float = Field(
         24 * 3600.0, gt=0, validation_alias=_env("DJINN_REPLY_RETRY_HORIZON")
     )
+
+    # The operators: a Telegram supergroup with topics, served by the Telegram bot.
+    operator_chat_id: int | None = Field(None, validation_alias=_env("OPERATOR_CHAT_ID"))
+    # Departments' groups: "-100111=ЖКХ,Благоустройство; -100222=Транспорт" (categories
+    # of the knowledge base); the rest goes to OPERATOR_CHAT_ID.
+    operator_groups: str = Field("", validation_alias=_env("OPERATOR_GROUPS"))
+    supervisor_chat_id: int | None = Field(None, validation_alias=_env("SUPERVISOR_CHAT_ID"))
+    sla_first_response_minutes: float = Field(
+        15.0, gt=0, validation_alias=_env("DJINN_SLA_FIRST_RESPONSE_MINUTES")
+    )
+    sla_reminder_minutes: float = Field(
+        5.0, ge=0, validation_alias=_env("DJINN_SLA_REMINDER_MINUTES")
+    )
+    business_hours: str = Field(
+        "mon-thu 09:00-18:00; fri 09:00-16:45", validation_alias=_env("DJINN_BUSINESS_HOURS")
+    )
+    holidays: str = Field("", validation_alias=_env("DJINN_HOLIDAYS"))
+    workdays: str = Field("", validation_alias=_env("DJINN_WORKDAYS"))
+    timezone: str = Field("Europe/Moscow", validation_alias=_env("DJINN_TIMEZONE"))
+    # A citizen who writes within this many hours of «Закрыть» reopens the conversation.
+    reopen_hours: float = Field(24.0, ge=0, validation_alias=_env("DJINN_REOPEN_HOURS"))
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
@@ -196,6 +219,29 @@ class Settings(BaseSettings):
     def callback_secret_ok(self) -> bool:
         """Whether VK's Callback API has a usable secret and confirmation string."""
         return _usable_secret(self.vk_callback_secret) and bool(self.vk_confirmation_code)
+
+    def operator_group_map(self) -> dict[str, int]:
+        """Category → department group, from ``OPERATOR_GROUPS``.
+
+        Raises:
+            ValueError: The value is malformed (the message says where).
+        """
+        groups: dict[str, int] = {}
+        for part in filter(None, (p.strip() for p in self.operator_groups.split(";"))):
+            chat, sep, categories = part.partition("=")
+            try:
+                chat_id = int(chat.strip())
+            except ValueError:
+                raise ValueError(
+                    f"OPERATOR_GROUPS: {chat.strip()!r} is not a chat id (expected "
+                    "'-100123=Category,Category; -100456=Category')"
+                ) from None
+            names = [c.strip() for c in categories.split(",") if c.strip()]
+            if not sep or not names:
+                raise ValueError(f"OPERATOR_GROUPS: no categories for chat {chat_id}")
+            for name in names:
+                groups[name.casefold()] = chat_id
+        return groups
 
     def missing_channels(self) -> dict[str, list[str]]:
         """Channels that cannot start, with the variables each one lacks."""

@@ -45,6 +45,8 @@ class Mark:
     TAKEN = "👤"
     CLOSED = "✅"
     WITHDRAWN = "↩️"
+    BOT = "🤖"
+    UNREACHABLE = "🚫"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,13 @@ transaction that caused it and applied in order, once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory
@@ -20,6 +21,15 @@ class EventKind(StrEnum):
     PRIORITY = "priority"  # a waiting conversation became more urgent
     CITIZEN_MESSAGE = "citizen_message"  # the citizen wrote while waiting or with an operator
     CANCELLED = "cancelled"  # the citizen withdrew the request
+    CITIZEN_EDIT = "citizen_edit"  # the citizen edited a message the operators saw
+    TAKEN = "taken"  # an operator took the conversation
+    RETURNED = "returned"  # an operator gave the conversation back to the bot
+    CLOSED = "closed"  # an operator closed the conversation
+    REOPENED = "reopened"  # the citizen wrote again after the conversation was closed
+    NOTICE = "notice"  # a service message for the topic (a template list, a ban…)
+    UNDELIVERABLE = "undeliverable"  # the citizen blocked the bot or disallowed messages
+    SLA_REMINDER = "sla_reminder"  # the first response is due soon
+    SLA_MISSED = "sla_missed"  # the first response is overdue (the supervisors hear of it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +59,23 @@ def add_event(
     )
     session.add(event)
     return event
+
+
+def notify_on_commit(session: AsyncSession, notify: Callable[[], None] | None) -> None:
+    """Call ``notify`` once the caller's transaction commits (the relay publishes then,
+    not a polling interval later)."""
+    if notify is None:
+        return
+    sync = session.sync_session
+    if sync.info.get("handoff_notify") is notify:
+        return
+    sync.info["handoff_notify"] = notify
+
+    def committed(_: Any) -> None:
+        sync.info.pop("handoff_notify", None)
+        notify()
+
+    event.listen(sync, "after_commit", committed, once=True)
 
 
 def _stored(row: HandoffEvent) -> StoredEvent:

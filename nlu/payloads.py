@@ -15,6 +15,7 @@ class Action(StrEnum):
     CHOOSE = "q"
     CANCEL = "cx"
     DIALOGUE = "dg"
+    RATE = "rt"  # the citizen's rating of an operator: ref is the case, entry_id the score
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,6 @@ def decode(raw: str | None) -> Payload | None:
         return None
     if not numbers or len(numbers) > 2 or any(n < 0 for n in numbers):
         return None
-    if (action is Action.CHOOSE) != (len(numbers) == 2):
+    if (action in (Action.CHOOSE, Action.RATE)) != (len(numbers) == 2):
         return None
     return Payload(action, numbers[0] or None, numbers[1] if len(numbers) == 2 else None)

@@ -43,6 +43,9 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(name, raising=False)
     # Rasa only where a test asks for it (tests/rasa_fixtures.py).
     monkeypatch.setenv("DJINN_RASA", "off")
+    # Operators around the clock: what the bot says must not depend on the hour a test
+    # runs at (the SLA tests set their own business hours and clock).
+    monkeypatch.setenv("DJINN_BUSINESS_HOURS", "24/7")
     yield
 
 

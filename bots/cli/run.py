@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,9 +16,14 @@ from bots.app import Services, open_services
 from bots.cli.progress import ProgressLine
 from core.metrics import Metrics, serve_metrics
 from core.settings import Settings
+from handoff.events import HandoffEventRepository
+from handoff.queue import HandoffRelay, HandoffStreams
 from knowledge_base.notify import listen_versions
 from nlu.resilient import ResilientDialogueEngine
 from nlu.servers import RasaServers, missing_for_managed, model_cache
+
+if TYPE_CHECKING:
+    from bots.telegram.runner import OperatorSetup
 
 log = logging.getLogger("djinn")
 Runner = Callable[[Settings, Services, asyncio.Event], Awaitable[None]]
@@ -34,6 +40,35 @@ async def _telegram(settings: Settings, services: Services, stop: asyncio.Event)
         services.outbox,
         stop,
         metrics=services.metrics,
+        operators=_operator_setup(settings, services),
+        senders=services.senders,
+    )
+
+
+def _operator_setup(settings: Settings, services: Services) -> OperatorSetup | None:
+    """The operator groups the Telegram bot serves; None without OPERATOR_CHAT_ID (or
+    without Redis, which carries the queue)."""
+    from zoneinfo import ZoneInfo
+
+    from bots.telegram.operators import OperatorGroups
+    from bots.telegram.runner import OperatorSetup
+
+    if settings.operator_chat_id is None or services.redis is None:
+        return None
+    groups = OperatorGroups(
+        settings.operator_chat_id,
+        settings.operator_group_map(),
+        settings.supervisor_chat_id,
+    )
+    return OperatorSetup(
+        groups=groups,
+        sessions=services.sessions,
+        service=services.operators,
+        streams=HandoffStreams(services.redis, settings.redis_namespace),
+        senders=services.senders,
+        faq=services.faq,
+        sla=services.handoff.sla,
+        timezone=ZoneInfo(settings.timezone),
     )
 
 
@@ -47,6 +82,7 @@ async def _vk(settings: Settings, services: Services, stop: asyncio.Event) -> No
         services.outbox,
         stop,
         metrics=services.metrics,
+        senders=services.senders,
     )
 
 
@@ -132,6 +168,8 @@ async def _serve_channels(
     tasks = [asyncio.create_task(services.faq.watch(stop, settings.kb_reload_interval, wake))]
     if services.redis is not None:
         tasks.append(asyncio.create_task(listen_versions(services.redis, wake, stop)))
+        tasks.append(_start_relay(services, stop))
+    _report_operators(settings, services, channels)
     for name in channels:
         tasks.append(
             asyncio.create_task(
@@ -145,6 +183,32 @@ async def _serve_channels(
     click.echo(f"Djinn работает (база знаний v{services.faq.version}). Остановить: Ctrl+C.")
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _start_relay(services: Services, stop: asyncio.Event) -> asyncio.Task[None]:
+    """Every bot process publishes the handoff events its turns store."""
+    assert services.redis is not None
+    streams = HandoffStreams(services.redis, services.settings.redis_namespace)
+    relay = HandoffRelay(streams, HandoffEventRepository(services.sessions))
+    services.handoff.notify = relay.wake
+    services.operators.notify = relay.wake
+    return asyncio.create_task(relay.run(stop), name="handoff-relay")
+
+
+def _report_operators(settings: Settings, services: Services, channels: list[str]) -> None:
+    if settings.operator_chat_id is None:
+        click.echo(
+            "Операторы: не подключены — не задан OPERATOR_CHAT_ID (группа Telegram с темами). "
+            "Запросы граждан сохраняются и попадут к операторам, когда группа будет задана."
+        )
+    elif "telegram" not in channels:
+        click.echo("Операторы: группу обслуживает процесс бота Telegram (djinn bot telegram).")
+    elif services.redis is None:
+        click.echo("Операторы: не подключены — нет Redis для очереди.")
+    else:
+        departments = len(set(settings.operator_group_map().values()))
+        extra = f", групп отделов: {departments}" if departments else ""
+        click.echo(f"Операторы: группа {settings.operator_chat_id}{extra}.")
 
 
 def _start_metrics(

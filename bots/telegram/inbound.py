@@ -19,7 +19,7 @@ from core.inbox import InboxItem, InboxStatus
 logger = logging.getLogger(__name__)
 
 CHANNEL = Channel.TELEGRAM.value
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 
 class Unusable(ValueError):

@@ -37,7 +37,7 @@ def map_update(update: Update) -> IncomingMessage | None:
 def map_message(message: Message) -> IncomingMessage | None:
     if message.chat.type != ChatType.PRIVATE or message.from_user is None:
         return None
-    kind, text, attachments = _content(message)
+    kind, text, attachments = message_content(message)
     command = None
     if kind is MessageKind.TEXT and (match := _COMMAND.match(text)):
         kind, command = MessageKind.COMMAND, match.group(1).lower()
@@ -84,7 +84,7 @@ def _clean(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text).replace("\x00", "")
 
 
-def _content(message: Message) -> tuple[MessageKind, str, Attachments]:
+def message_content(message: Message) -> tuple[MessageKind, str, Attachments]:
     if message.text is not None:
         return MessageKind.TEXT, message.text, ()
     caption = message.caption or ""

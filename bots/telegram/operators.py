@@ -1,11 +1,13 @@
-"""The operator group's side of the handoff queue: each escalated conversation gets one
-forum topic that opens with a card, and what the citizen writes afterwards follows in it.
+"""The operator groups' side of the handoff queue: each escalated conversation gets one
+forum topic that opens with a card, and everything the operators must know about it
+(the citizen's messages and edits, who took it, closing, SLA reminders) follows there.
 
 `OperatorDesk` applies handoff events (`handoff.queue.EventHandler`). The consumer holds
 the conversation's lock while it does, so ten messages arriving at once never create two
-topics. Everything posted into the group is paced under Telegram's limit for one group
+topics. Everything posted into a group is paced under Telegram's limit for one group
 (about 20 messages a minute) and waits out a 429; a topic deleted by hand is created
-again, with a new card, when the conversation next needs it.
+again, with a new card, when the conversation next needs it. A conversation goes to its
+category's department group, or to the default group.
 
 A topic created just before a crash, and not yet recorded, is created again (Telegram
 gives no idempotency key); the window is one API call wide.
@@ -15,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -26,13 +30,14 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.outbox import Pacer
 from core.db import SessionFactory
-from core.domain import Channel, MessageKind
-from core.models import Message, OperatorTopic, utcnow
+from core.domain import Channel, ConversationStatus, MessageKind
+from core.models import Conversation, HandoffCase, Message, OperatorTopic, as_utc, utcnow
 from handoff.cards import (
     Digest,
     Mark,
@@ -53,65 +58,174 @@ T = TypeVar("T")
 GROUP_RATE = 19
 GROUP_WINDOW = 60.0
 RETRY_AFTER_LIMIT = 3600.0  # a 429 asking longer than this is not waited out in place
+SUGGESTIONS = 3  # FAQ entries offered on a card
+SUGGESTION_LABEL = 48
+
+# Callback data of the card's buttons: «<action>:<conversation>[:<entry>]».
+TAKE, RETURN, CLOSE, FAQ = "ot", "ob", "oc", "of"
+
+Suggest = Callable[[str], Awaitable[list[tuple[int, str]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorGroups:
+    """Where conversations go: a department's group by category, else the default one;
+    SLA misses go to the supervisors' chat."""
+
+    default: int
+    by_category: Mapping[str, int] = field(default_factory=dict)
+    supervisors: int | None = None
+
+    def for_category(self, category: str | None) -> int:
+        if category:
+            return self.by_category.get(category.casefold(), self.default)
+        return self.default
+
+    @property
+    def all(self) -> set[int]:
+        return {self.default, *self.by_category.values()}
 
 
 @dataclass(frozen=True, slots=True)
 class TopicRef:
+    group: int
     thread_id: int
     name: str
     card_event_id: int | None
+    card_message_id: int | None
+    closed: bool
 
 
 class ThreadGone(Exception):
     """The conversation's topic no longer exists in the group."""
 
 
+def card_keyboard(
+    conversation_id: int, *, taken: bool, suggestions: Sequence[tuple[int, str]] = ()
+) -> InlineKeyboardMarkup:
+    """The card's buttons: take (until someone has), hand back, close, and the FAQ
+    answers closest to the question, each sent to the citizen with one tap."""
+    actions = [
+        InlineKeyboardButton(text="Вернуть боту", callback_data=f"{RETURN}:{conversation_id}"),
+        InlineKeyboardButton(text="Закрыть", callback_data=f"{CLOSE}:{conversation_id}"),
+    ]
+    if not taken:
+        actions.insert(
+            0, InlineKeyboardButton(text="Взять", callback_data=f"{TAKE}:{conversation_id}")
+        )
+    rows = [actions]
+    for entry_id, question in suggestions:
+        label = question if len(question) <= SUGGESTION_LABEL else question[:47] + "…"
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text=f"📖 {label}", callback_data=f"{FAQ}:{conversation_id}:{entry_id}"
+                )
+            ]
+        )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
 class OperatorDesk:
-    """Applies handoff events in one Telegram operator group."""
+    """Applies handoff events in the operator groups.
+
+    Args:
+        bot: The Telegram bot (the same one citizens talk to).
+        sessions: The session factory.
+        groups: The operator groups (a chat id stands for one group for everything).
+        pacer: One pacer for every group (tests); by default each group has its own.
+        suggest: FAQ entries ``(id, question)`` closest to a question, for the card.
+        timezone: The time zone times are shown in.
+    """
 
     def __init__(
         self,
         bot: Bot,
         sessions: SessionFactory,
-        group_id: int,
+        groups: OperatorGroups | int,
         pacer: Pacer | None = None,
+        *,
+        suggest: Suggest | None = None,
+        timezone: tzinfo | None = None,
     ) -> None:
         self._bot = bot
         self._sessions = sessions
-        self._group = group_id
-        self._pacer = pacer or Pacer(GROUP_RATE, window=GROUP_WINDOW)
+        self.groups = groups if isinstance(groups, OperatorGroups) else OperatorGroups(groups)
+        self._shared_pacer = pacer
+        self._pacers: dict[int, Pacer] = {}
+        self._suggest = suggest
+        self._tz = timezone or ZoneInfo("Europe/Moscow")
 
     async def apply(self, event: StoredEvent) -> None:
         try:
-            if event.kind == EventKind.REQUESTED:
-                await self._in_topic(event, None)
-            elif event.kind == EventKind.CITIZEN_MESSAGE:
-                await self._in_topic(event, self._relay_message)
-            elif event.kind == EventKind.CANCELLED:
-                await self._note(event, "↩️ Гражданин отозвал запрос оператора.", Mark.WITHDRAWN)
-            elif event.kind == EventKind.PRIORITY:
-                await self._note(event, "🔥 Обращение стало срочным.", Mark.URGENT)
+            await self._apply(event)
         except (TelegramNetworkError, TelegramServerError) as error:
             raise TemporaryFailure(f"Telegram: {type(error).__name__}") from error
+
+    async def _apply(self, event: StoredEvent) -> None:
+        kind, by = event.kind, event.payload.get("by", "Оператор")
+        if kind == EventKind.REQUESTED:
+            await self._in_topic(event, None)
+        elif kind == EventKind.CITIZEN_MESSAGE:
+            await self._in_topic(event, self._relay_message)
+        elif kind == EventKind.REOPENED:
+            await self._in_topic(event, None)
+            await self._note(
+                event,
+                "↩️ Гражданин написал после закрытия — обращение открыто снова.",
+                await self._current_mark(event.conversation_id),
+            )
+        elif kind == EventKind.CITIZEN_EDIT:
+            await self._relay_edit(event)
+        elif kind == EventKind.CANCELLED:
+            await self._note(
+                event, "↩️ Гражданин отозвал запрос оператора.", Mark.WITHDRAWN, close=True
+            )
+        elif kind == EventKind.PRIORITY:
+            await self._note(event, "🔥 Обращение стало срочным.", Mark.URGENT)
+        elif kind == EventKind.TAKEN:
+            await self._note(event, f"👤 Обращение взял(а) {by}.", Mark.TAKEN, taken=True)
+        elif kind == EventKind.RETURNED:
+            await self._note(
+                event, f"🤖 {by} вернул(а) обращение боту.", Mark.BOT, close=True, taken=True
+            )
+        elif kind == EventKind.CLOSED:
+            text = f"✅ {by} закрыл(а) обращение; гражданину предложено оценить помощь."
+            await self._note(event, text, Mark.CLOSED, close=True, taken=True)
+        elif kind == EventKind.NOTICE:
+            await self._note(event, str(event.payload.get("text", "")), None)
+        elif kind == EventKind.UNDELIVERABLE:
+            text = (
+                "🚫 Сообщение не доставлено: гражданин заблокировал бота или запретил "
+                "сообщения. Ответ дойдёт, только если он напишет снова."
+            )
+            await self._note(event, text, Mark.UNREACHABLE)
+        elif kind == EventKind.SLA_REMINDER:
+            due = self._time(event.payload.get("due_at"))
+            await self._note(event, f"⏰ Срок первого ответа — {due}. Ответьте гражданину.", None)
+        elif kind == EventKind.SLA_MISSED:
+            await self._sla_missed(event)
 
     # --- topics ---
 
     async def _in_topic(
         self,
         event: StoredEvent,
-        then: Callable[[StoredEvent, int], Awaitable[None]] | None,
+        then: Callable[[StoredEvent, TopicRef], Awaitable[None]] | None,
     ) -> None:
-        """Make sure the conversation has its topic with a card, then do ``then`` in it;
-        a topic deleted by hand is created again (once per event)."""
+        """Make sure the conversation has its open topic with a card, then do ``then`` in
+        it; a topic deleted by hand is created again (once per event)."""
         for _ in range(2):
             topic, digest = await self._topic(event)
             try:
+                if topic.closed:
+                    await self._set_closed(event.conversation_id, topic, closed=False)
                 if topic.card_event_id is None or (
                     event.kind == EventKind.REQUESTED and topic.card_event_id < event.id
                 ):
                     await self._post_card(event, topic, digest)
                 if then is not None:
-                    await then(event, topic.thread_id)
+                    await then(event, topic)
                 return
             except ThreadGone:
                 log.info(
@@ -126,23 +240,32 @@ class OperatorDesk:
         async with self._sessions() as session:
             row = await _topic_row(session, event.conversation_id)
             if row is not None:
-                return TopicRef(row.thread_id, row.name, row.card_event_id), None
+                return _ref(row), None
             digest = await load_digest(session, event.conversation_id)
+        group = self.groups.for_category(digest.category)
         name = topic_name(digest, initial_mark(digest))
-        created = await self._call(lambda: self._bot.create_forum_topic(self._group, name))
+        created = await self._call(group, lambda: self._bot.create_forum_topic(group, name))
         async with self._sessions.begin() as session:
             session.add(
                 OperatorTopic(
                     conversation_id=event.conversation_id,
-                    group_chat_id=str(self._group),
+                    group_chat_id=str(group),
                     thread_id=created.message_thread_id,
                     name=name,
                 )
             )
+            await session.execute(
+                update(HandoffCase)
+                .where(
+                    HandoffCase.conversation_id == event.conversation_id,
+                    HandoffCase.ended_at.is_(None),
+                )
+                .values(group_chat_id=str(group))
+            )
         log.info(
             "conversation %s: topic %s created", event.conversation_id, created.message_thread_id
         )
-        return TopicRef(created.message_thread_id, name, None), digest
+        return TopicRef(group, created.message_thread_id, name, None, None, False), digest
 
     async def _forget_topic(self, conversation_id: int) -> None:
         async with self._sessions.begin() as session:
@@ -162,7 +285,17 @@ class OperatorDesk:
         if digest is None:
             async with self._sessions() as session:
                 digest = await load_digest(session, event.conversation_id)
-        card = await self._send(topic.thread_id, card_text(digest))
+        suggestions: list[tuple[int, str]] = []
+        if self._suggest is not None and digest.question:
+            try:
+                suggestions = (await self._suggest(digest.question))[:SUGGESTIONS]
+            except Exception as error:  # the card goes out without them
+                log.warning("no FAQ suggestions for the card: %s", type(error).__name__)
+        keyboard = card_keyboard(
+            event.conversation_id, taken=await self._taken(event.conversation_id),
+            suggestions=suggestions,
+        )  # fmt: skip
+        card = await self._send(topic, card_text(digest), keyboard)
         await self._update_topic(
             event.conversation_id, card_message_id=card, card_event_id=event.id
         )
@@ -175,35 +308,88 @@ class OperatorDesk:
             return
         try:
             await self._call(
-                lambda: self._bot.edit_forum_topic(self._group, topic.thread_id, name=name)
+                topic.group,
+                lambda: self._bot.edit_forum_topic(topic.group, topic.thread_id, name=name),
             )
         except TelegramBadRequest as error:
             if "TOPIC_NOT_MODIFIED" not in error.message:
                 raise
         await self._update_topic(conversation_id, name=name)
 
-    async def _note(self, event: StoredEvent, text: str, mark: str) -> None:
-        """A service note in an existing topic (no topic: the operators never saw it)."""
+    async def _set_closed(self, conversation_id: int, topic: TopicRef, *, closed: bool) -> None:
+        call = self._bot.close_forum_topic if closed else self._bot.reopen_forum_topic
+        try:
+            await self._call(topic.group, lambda: call(topic.group, topic.thread_id), thread=True)
+        except TelegramBadRequest as error:
+            if "TOPIC_NOT_MODIFIED" not in error.message:
+                raise
+        await self._update_topic(conversation_id, closed_at=utcnow() if closed else None)
+
+    async def _note(
+        self,
+        event: StoredEvent,
+        text: str,
+        mark: str | None,
+        *,
+        close: bool = False,
+        taken: bool = False,
+    ) -> None:
+        """A service note in an existing topic (no topic: the operators never saw the
+        conversation, and there is nothing to tell)."""
         async with self._sessions() as session:
             row = await _topic_row(session, event.conversation_id)
             if row is None:
                 return
-            topic = TopicRef(row.thread_id, row.name, row.card_event_id)
+            topic = _ref(row)
         try:
-            await self._send(topic.thread_id, text)
-            await self._rename(event.conversation_id, topic, mark)
+            if text:
+                await self._send(topic, text)
+            if taken and topic.card_message_id is not None:
+                await self._card_taken(event.conversation_id, topic)
+            if mark is not None:
+                await self._rename(event.conversation_id, topic, mark)
+            if close and not topic.closed:
+                await self._set_closed(event.conversation_id, topic, closed=True)
         except ThreadGone:
             await self._forget_topic(event.conversation_id)
 
+    async def _card_taken(self, conversation_id: int, topic: TopicRef) -> None:
+        """The card loses its «Взять» button once the conversation is someone's."""
+        assert topic.card_message_id is not None
+        message_id = topic.card_message_id
+        try:
+            await self._call(
+                topic.group,
+                lambda: self._bot.edit_message_reply_markup(
+                    chat_id=topic.group,
+                    message_id=message_id,
+                    reply_markup=card_keyboard(conversation_id, taken=True),
+                ),
+            )
+        except TelegramBadRequest as error:
+            # Already edited (a repeated event), or the card was deleted by hand.
+            log.info("card of conversation %s not edited: %s", conversation_id, error.message)
+
+    async def _current_mark(self, conversation_id: int) -> str:
+        return Mark.TAKEN if await self._taken(conversation_id) else Mark.WAITING
+
+    async def _taken(self, conversation_id: int) -> bool:
+        async with self._sessions() as session:
+            status = await session.scalar(
+                select(Conversation.status).where(Conversation.id == conversation_id)
+            )
+        return status == ConversationStatus.WITH_OPERATOR
+
     # --- relaying ---
 
-    async def _relay_message(self, event: StoredEvent, thread_id: int) -> None:
+    async def _relay_message(self, event: StoredEvent, topic: TopicRef) -> None:
         message_id = event.payload.get("message_id")
         async with self._sessions() as session:
             message = await session.get(Message, message_id) if message_id else None
         if message is None:
             return  # the message was deleted (the citizen asked to erase their data)
         kind = MessageKind(message.kind)
+        posted: int | None = None
         if message.channel == Channel.TELEGRAM and kind not in (
             MessageKind.TEXT,
             MessageKind.COMMAND,
@@ -211,31 +397,115 @@ class OperatorDesk:
         ):
             source = _telegram_message_id(message.dedup_key)
             if source is not None:
-                await self._copy(thread_id, int(message.chat_id), source)
-                return
-        await self._send(thread_id, f"Гражданин: {describe(kind, message.text)}")
+                posted = await self._copy(topic, int(message.chat_id), source)
+        if posted is None:
+            posted = await self._send(topic, f"Гражданин: {describe(kind, message.text)}")
+            for url in _photo_urls(message.attachments):
+                await self._photo(topic, url)
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Message).where(Message.id == message.id).values(external_id=str(posted))
+            )
 
-    # --- calls into the group ---
+    async def _relay_edit(self, event: StoredEvent) -> None:
+        """The citizen's edit, as a reply to the message as the operators first saw it."""
+        async with self._sessions() as session:
+            row = await _topic_row(session, event.conversation_id)
+            message = await session.get(Message, event.payload.get("message_id") or 0)
+        if row is None:
+            return
+        topic = _ref(row)
+        original = int(message.external_id) if message and message.external_id else None
+        text = f"✏️ Гражданин исправил сообщение: {event.payload.get('text', '')}"
+        try:
+            await self._send(topic, text, reply_to=original)
+        except ThreadGone:
+            await self._forget_topic(event.conversation_id)
 
-    async def _send(self, thread_id: int, text: str) -> int:
+    async def _sla_missed(self, event: StoredEvent) -> None:
+        due = self._time(event.payload.get("due_at"))
+        await self._note(event, f"⛔ Срок первого ответа ({due}) пропущен.", None)
+        supervisors = self.groups.supervisors
+        if supervisors is None:
+            return
+        async with self._sessions() as session:
+            row = await _topic_row(session, event.conversation_id)
+            digest = await load_digest(session, event.conversation_id)
+        lines = [
+            f"⛔ Пропущен срок первого ответа: обращение №{event.conversation_id}",
+            f"Категория: {digest.category or 'не определена'}; срок был {due}.",
+        ]
+        if row is not None:
+            lines.append(f"Тема: {topic_link(int(row.group_chat_id), row.thread_id)}")
+        text = "\n".join(lines)
+        await self._call(supervisors, lambda: self._bot.send_message(supervisors, text))
+
+    def _time(self, value: Any) -> str:
+        if not isinstance(value, str):
+            return "—"
+        moment = as_utc(datetime.fromisoformat(value)).astimezone(self._tz)
+        today = utcnow().astimezone(self._tz).date()
+        return f"{moment:%H:%M}" if moment.date() == today else f"{moment:%d.%m %H:%M}"
+
+    # --- calls into a group ---
+
+    async def _send(
+        self,
+        topic: TopicRef,
+        text: str,
+        markup: InlineKeyboardMarkup | None = None,
+        *,
+        reply_to: int | None = None,
+    ) -> int:
+        reply = (
+            ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+            if reply_to
+            else None
+        )
         sent = await self._call(
-            lambda: self._bot.send_message(self._group, text, message_thread_id=thread_id),
+            topic.group,
+            lambda: self._bot.send_message(
+                topic.group,
+                text,
+                message_thread_id=topic.thread_id,
+                reply_markup=markup,
+                reply_parameters=reply,
+            ),
             thread=True,
         )
         return sent.message_id
 
-    async def _copy(self, thread_id: int, from_chat: int, message_id: int) -> None:
-        await self._call(
+    async def _copy(self, topic: TopicRef, from_chat: int, message_id: int) -> int:
+        copied = await self._call(
+            topic.group,
             lambda: self._bot.copy_message(
-                self._group, from_chat, message_id, message_thread_id=thread_id
+                topic.group, from_chat, message_id, message_thread_id=topic.thread_id
             ),
             thread=True,
         )
+        return copied.message_id
 
-    async def _call(self, call: Callable[[], Awaitable[T]], *, thread: bool = False) -> T:
-        """One call into the group, paced; a 429 is waited out and the call repeated."""
+    async def _photo(self, topic: TopicRef, url: str) -> None:
+        await self._call(
+            topic.group,
+            lambda: self._bot.send_photo(topic.group, url, message_thread_id=topic.thread_id),
+            thread=True,
+        )
+
+    def _pacer(self, group: int) -> Pacer:
+        if self._shared_pacer is not None:
+            return self._shared_pacer
+        pacer = self._pacers.get(group)
+        if pacer is None:
+            pacer = self._pacers[group] = Pacer(GROUP_RATE, window=GROUP_WINDOW)
+        return pacer
+
+    async def _call(
+        self, group: int, call: Callable[[], Awaitable[T]], *, thread: bool = False
+    ) -> T:
+        """One call into a group, paced; a 429 is waited out and the call repeated."""
         while True:
-            await self._pacer.wait()
+            await self._pacer(group).wait()
             try:
                 return await call()
             except TelegramRetryAfter as error:
@@ -251,6 +521,23 @@ class OperatorDesk:
                 raise
 
 
+def topic_link(group_chat_id: int, thread_id: int) -> str:
+    """A link to a topic of a supergroup (members of the group can open it)."""
+    internal = str(group_chat_id).removeprefix("-100")
+    return f"https://t.me/c/{internal}/{thread_id}"
+
+
+def _ref(row: OperatorTopic) -> TopicRef:
+    return TopicRef(
+        int(row.group_chat_id),
+        row.thread_id,
+        row.name,
+        row.card_event_id,
+        row.card_message_id,
+        row.closed_at is not None,
+    )
+
+
 async def _topic_row(session: AsyncSession, conversation_id: int) -> OperatorTopic | None:
     return await session.scalar(
         select(OperatorTopic).where(OperatorTopic.conversation_id == conversation_id)
@@ -263,3 +550,12 @@ def _telegram_message_id(dedup_key: str | None) -> int | None:
         return None
     tail = dedup_key.rsplit(":", 1)[1]
     return int(tail) if tail.isdigit() else None
+
+
+def _photo_urls(attachments: list[Any] | None) -> list[str]:
+    """Photos a citizen sent on another channel, by URL (VK gives them so)."""
+    urls = []
+    for item in attachments or ():
+        if isinstance(item, dict) and item.get("type") == "photo" and item.get("url"):
+            urls.append(str(item["url"]))
+    return urls

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -31,16 +32,26 @@ from aiohttp import web
 from bots.conversation import ConversationHandler
 from bots.inbox import InboxPolicy, InboxWorker
 from bots.loops import ChannelLoops
-from bots.outbox import OutboxPolicy, OutboxSender
+from bots.outbox import OutboxPolicy, OutboxSender, Senders
 from bots.telegram.citizen import build_citizen_router
 from bots.telegram.inbound import ALLOWED_UPDATES, CHANNEL, TelegramUpdates
+from bots.telegram.operator_router import MemberCheck, OperatorDeps, build_operator_router
+from bots.telegram.operators import SUGGESTIONS, OperatorDesk, OperatorGroups, Suggest
 from bots.telegram.polling import DurablePolling, Stopped, until_stopped
 from bots.telegram.sender import TelegramTransport
 from bots.telegram.webhook import build_webhook_app
+from core.db import SessionFactory
 from core.inbox import InboxRepository
+from core.leases import Worker
 from core.metrics import Metrics
+from core.models import utcnow
 from core.outbox import OutboxRepository
 from core.settings import Settings, TelegramMode
+from handoff.events import HandoffEventRepository
+from handoff.operators import OperatorService
+from handoff.queue import ConsumerPolicy, HandoffConsumer, HandoffStreams
+from handoff.sla import SlaPolicy, SlaWatcher
+from knowledge_base.search import FaqSearchService
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +73,38 @@ class RunOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class OperatorSetup:
+    """The operator groups this Telegram bot serves, and what it needs to serve them.
+
+    Attributes:
+        groups: The groups (default, departments, supervisors).
+        sessions: The session factory.
+        service: The operators' actions.
+        streams: The handoff queue's streams.
+        senders: The outbox senders of this process (an operator's answer wakes the
+            citizen's channel).
+        faq: The knowledge base (FAQ suggestions on the card, their answers).
+        sla: The first-response SLA; None fires no reminders.
+        timezone: The operators' time zone.
+        consumer: How the queue's consumer works.
+        clock: The SLA watcher's clock (tests move it).
+        sla_interval: Seconds between SLA checks.
+    """
+
+    groups: OperatorGroups
+    sessions: SessionFactory
+    service: OperatorService
+    streams: HandoffStreams
+    senders: Senders
+    faq: FaqSearchService | None = None
+    sla: SlaPolicy | None = None
+    timezone: tzinfo | None = None
+    consumer: ConsumerPolicy | None = None
+    clock: Callable[[], datetime] = utcnow
+    sla_interval: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class _Channel:
     bot: Bot
     worker: InboxWorker
@@ -77,6 +120,8 @@ async def run_telegram(
     *,
     options: RunOptions | None = None,
     metrics: Metrics | None = None,
+    operators: OperatorSetup | None = None,
+    senders: Senders | None = None,
 ) -> None:
     options = options or RunOptions()
     if settings.telegram_bot_token is None:
@@ -92,7 +137,19 @@ async def run_telegram(
         options.outbox or OutboxPolicy.from_settings(settings),
         metrics,
     )
+    senders = operators.senders if operators is not None else senders
+    if senders is not None:
+        senders.register(CHANNEL, sender.wake)
     dispatcher = Dispatcher(service=conversation, outbox=sender)
+    if operators is not None:
+        dispatcher["operators"] = OperatorDeps(
+            frozenset(operators.groups.all),
+            operators.service,
+            MemberCheck(bot),
+            operators.senders.wake,
+            _faq_answer(operators.faq),
+        )
+        dispatcher.include_router(build_operator_router(frozenset(operators.groups.all)))
     dispatcher.include_router(build_citizen_router())
     updates = TelegramUpdates(dispatcher, bot)
     worker = InboxWorker(
@@ -108,6 +165,8 @@ async def run_telegram(
     loops.start()
     channel = _Channel(bot, worker, stop)
     logger.info("Telegram channel starting in %s mode", settings.telegram_mode)
+    desk_stop = asyncio.Event()
+    desk = _start_desk(bot, operators, desk_stop) if operators is not None else []
     try:
         await _set_commands(channel)
         if webhook:
@@ -117,9 +176,58 @@ async def run_telegram(
     except Stopped:
         pass
     finally:
+        desk_stop.set()
+        await asyncio.gather(*desk, return_exceptions=True)
         await loops.stop()
+        if senders is not None:
+            senders.unregister(CHANNEL)
         await session.close()
         logger.info("Telegram channel stopped")
+
+
+def _start_desk(bot: Bot, setup: OperatorSetup, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+    """The operator groups' loops: the queue's consumer posting into the groups, and
+    the SLA watcher."""
+    desk = OperatorDesk(
+        bot,
+        setup.sessions,
+        setup.groups,
+        suggest=_suggestions(setup.faq),
+        timezone=setup.timezone,
+    )
+    events = HandoffEventRepository(setup.sessions)
+    consumer = HandoffConsumer(setup.streams, events, desk, Worker.current().id, setup.consumer)
+    tasks = [asyncio.create_task(consumer.run(stop), name="handoff-consumer")]
+    if setup.sla is not None:
+        watcher = SlaWatcher(
+            setup.sessions,
+            setup.sla,
+            setup.service.notify,
+            clock=setup.clock,
+            interval=setup.sla_interval,
+        )
+        tasks.append(asyncio.create_task(watcher.run(stop), name="sla-watcher"))
+    return tasks
+
+
+def _suggestions(faq: FaqSearchService | None) -> Suggest | None:
+    if faq is None:
+        return None
+    search = faq
+
+    async def suggest(question: str) -> list[tuple[int, str]]:
+        result = await search.search(question, top_k=SUGGESTIONS)
+        return [(hit.entry.id, hit.entry.question) for hit in result.hits]
+
+    return suggest
+
+
+def _faq_answer(faq: FaqSearchService | None) -> Callable[[int], str | None]:
+    def answer(entry_id: int) -> str | None:
+        entry = faq.entry(entry_id) if faq is not None else None
+        return entry.answer if entry is not None else None
+
+    return answer
 
 
 async def _poll(channel: _Channel, options: RunOptions) -> None:

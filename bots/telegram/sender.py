@@ -4,6 +4,7 @@ answered: wait (429), try later (network, 5xx), or never (blocked, refused)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -35,12 +36,22 @@ class TelegramTransport:
         self._bot = bot
 
     def split(self, reply: Reply) -> list[str]:
+        if _copied(reply) is not None:
+            return [reply.text]  # media with its caption: one message
         return split_text(reply.text)
 
     async def send_part(self, reply: Reply, index: int, text: str, last: bool) -> str | None:
         chat_id = int(reply.chat_id) if reply.chat_id.lstrip("-").isdigit() else reply.chat_id
         markup = self._keyboard(reply) if last else None
+        source = _copied(reply)
         try:
+            if source is not None:
+                # An operator's photo, document, voice…: copied from the operator group,
+                # without the operator's name.
+                copied = await self._bot.copy_message(
+                    chat_id, source["chat_id"], source["message_id"], reply_markup=markup
+                )
+                return str(copied.message_id)
             sent = await self._bot.send_message(
                 chat_id, text, parse_mode=None, reply_markup=markup
             )
@@ -66,3 +77,15 @@ class TelegramTransport:
             # The citizen still gets the text; the broken button is a bug to fix upstream.
             logger.exception("Buttons of reply %s dropped", reply.outbox_id)
             return None
+
+
+def _copied(reply: Reply) -> dict[str, Any] | None:
+    """The operator group's message a reply copies, if it is one."""
+    for item in reply.attachments:
+        if (
+            item.get("type") == "telegram_message"
+            and item.get("chat_id")
+            and item.get("message_id")
+        ):
+            return item
+    return None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from bots.conversation import ConversationHandler
 from bots.inbox import InboxPolicy, InboxWorker
 from bots.loops import ChannelLoops
-from bots.outbox import OutboxPolicy, OutboxSender
+from bots.outbox import OutboxPolicy, OutboxSender, Senders
 from bots.vk.callback_api import VkCallbackEndpoint, serve_callback
 from bots.vk.client import build_api
 from bots.vk.longpoll import Backoff, TsFile, VkLongPoll
@@ -47,8 +47,10 @@ async def run_vk(
     *,
     options: VkRunOptions | None = None,
     metrics: Metrics | None = None,
+    senders: Senders | None = None,
 ) -> None:
-    """Run the VK bot until ``stop`` is set."""
+    """Run the VK bot until ``stop`` is set; ``senders`` learns of its outbox sender
+    (an operator's answer to a VK citizen wakes it)."""
     options = options or VkRunOptions()
     _check(settings)
     assert settings.vk_group_token is not None
@@ -71,6 +73,8 @@ async def run_vk(
     )
     loops = ChannelLoops(CHANNEL, worker, sender)
     loops.start()
+    if senders is not None:
+        senders.register(CHANNEL, sender.wake)
     try:
         if settings.vk_mode is VkMode.CALLBACK:
             await _serve_callback(settings, worker, stop)
@@ -87,6 +91,8 @@ async def run_vk(
             await poll.run(stop)
     finally:
         await loops.stop()
+        if senders is not None:
+            senders.unregister(CHANNEL)
         await api.http_client.close()
 
 
