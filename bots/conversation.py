@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.conversations import ConversationRepository, ConversationState, StoredMessage
@@ -16,6 +16,7 @@ from core.db import SessionFactory
 from core.domain import (
     Button,
     ConversationStatus,
+    Direction,
     Feedback,
     IncomingMessage,
     MessageKind,
@@ -23,7 +24,7 @@ from core.domain import (
 )
 from core.logs import conversation_scope
 from core.metrics import Metrics
-from core.models import Conversation, DialogueButton, SearchLog, utcnow
+from core.models import Conversation, DialogueButton, Message, SearchLog, utcnow
 from handoff.service import HandoffService
 from knowledge_base.index import IndexedEntry
 from knowledge_base.search_log import set_feedback
@@ -57,6 +58,11 @@ class ConversationHandler(Protocol):
     async def give_up(self, message: IncomingMessage, reason: str) -> list[Reply]:
         """The message's turn failed for the last time: apologise to the citizen and
         hand the conversation to the operators, once."""
+        ...
+
+    async def edit(self, message: IncomingMessage) -> bool:
+        """The citizen edited a message (same ``dedup_key``, new text): the operators
+        see the edit when the conversation is theirs. True when it was passed on."""
         ...
 
 
@@ -138,6 +144,29 @@ class ConversationService:
             else:
                 await self._route(turn)
             return await self._store_replies(turn)
+
+    async def edit(self, message: IncomingMessage) -> bool:
+        async with self._sessions.begin() as session:
+            found = (
+                await session.execute(
+                    select(Message.id, Conversation.id, Conversation.status)
+                    .join(Conversation, Conversation.id == Message.conversation_id)
+                    .where(
+                        Message.channel == message.channel,
+                        Message.dedup_key == message.dedup_key,
+                        Message.direction == Direction.IN,
+                    )
+                )
+            ).first()
+            if found is None:
+                return False
+            message_id, conversation_id, status = found
+            if status not in (ConversationStatus.WAITING, ConversationStatus.WITH_OPERATOR):
+                return False  # the bot answered the message as it was
+            await self._handoff.relay_citizen_edit(
+                session, conversation_id, message_id, message.text
+            )
+            return True
 
     async def give_up(self, message: IncomingMessage, reason: str) -> list[Reply]:
         stored = await self._conversations.store_inbound(message)

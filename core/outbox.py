@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, func, select, update
 
 from core.db import SessionFactory
-from core.domain import Button, Channel, DeliveryStatus, Direction, Reply
+from core.domain import Button, Channel, ConversationStatus, DeliveryStatus, Direction, Reply
 from core.leases import Worker
 from core.models import ERROR_LIMIT, Conversation, Identity, Message, as_utc, utcnow
 from core.write_gate import urgent
+from handoff.events import EventKind, add_event
 
 # Errors recorded with this prefix wait for the channel to come back, not for the citizen.
 UNAVAILABLE = "unavailable: "
@@ -161,6 +162,18 @@ class OutboxRepository:
                         .where(Identity.id == conversation.identity_id)
                         .values(blocked_at=utcnow())
                     )
+                    if conversation.status in (
+                        ConversationStatus.WAITING,
+                        ConversationStatus.WITH_OPERATOR,
+                    ):
+                        # The operators must know their answers no longer arrive.
+                        add_event(
+                            session,
+                            conversation.id,
+                            EventKind.UNDELIVERABLE,
+                            0,
+                            {"message_id": row.id},
+                        )
 
     async def release(self, outbox_ids: list[int]) -> None:
         """Give back rows this sender leased and will not send now."""

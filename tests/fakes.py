@@ -122,6 +122,7 @@ class FakeConversationHandler:
     def __init__(self) -> None:
         self.messages: list[IncomingMessage] = []
         self.given_up: list[IncomingMessage] = []
+        self.edited: list[IncomingMessage] = []
         self._seen: set[str] = set()
         self._outbox_ids = itertools.count(1)
 
@@ -140,6 +141,10 @@ class FakeConversationHandler:
     async def give_up(self, message: IncomingMessage, reason: str) -> list[Reply]:
         self.given_up.append(message)
         return []
+
+    async def edit(self, message: IncomingMessage) -> bool:
+        self.edited.append(message)
+        return True
 
 
 class RecordingOutbox:

@@ -7,6 +7,7 @@ import click
 from bots.cli.db import db
 from bots.cli.kb import kb
 from bots.cli.nlu import nlu
+from bots.cli.operators import operators
 from bots.cli.run import bot, run
 from core.logs import configure_logging
 from core.settings import Settings
@@ -26,6 +27,7 @@ cli.add_command(bot)
 cli.add_command(kb)
 cli.add_command(db)
 cli.add_command(nlu)
+cli.add_command(operators)
 
 
 def main() -> None:

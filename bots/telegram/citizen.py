@@ -1,6 +1,6 @@
 """The citizen router: private messages and button presses go to the conversation service,
-which stores its replies in the outbox; the outbox is woken to send them. Group chats
-belong to the operator router (a later issue)."""
+which stores its replies in the outbox; the outbox is woken to send them; an edited
+message is passed on to the operators. Group chats belong to the operator router."""
 
 from __future__ import annotations
 
@@ -23,7 +23,16 @@ def build_citizen_router() -> Router:
     router = Router(name=__name__)
     router.message.register(answer_message, F.chat.type == ChatType.PRIVATE)
     router.callback_query.register(answer_button, F.message.chat.type == ChatType.PRIVATE)
+    router.edited_message.register(pass_on_edit, F.chat.type == ChatType.PRIVATE)
     return router
+
+
+async def pass_on_edit(message: Message, service: ConversationHandler) -> None:
+    """An edit reaches the operators when they have the conversation; the bot does not
+    answer an edited message again."""
+    incoming = map_message(message)
+    if incoming is not None:
+        await service.edit(incoming)
 
 
 async def answer_message(
