@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 # A second «Не помогло» in a row hands the conversation to an operator.
 FAILURES_BEFORE_OPERATOR = 2
+# Commands of the operator groups (bots/telegram/operator_router.py); refused elsewhere.
+OPERATOR_COMMANDS = frozenset({"t", "note", "ban", "unban"})
 # A text within this long after a rating is taken as the comment on it.
 COMMENT_WINDOW = timedelta(minutes=30)
 
@@ -313,6 +315,8 @@ class ConversationService:
             turn.say(texts.welcome(self._org_name))
             if turn.conversation.status == ConversationStatus.WAITING:
                 turn.say(texts.ALREADY_WAITING, (self._cancel_button(),))
+        elif turn.message.command in OPERATOR_COMMANDS:
+            turn.say(texts.OPERATOR_ONLY)  # operators' commands work in their group only
         else:
             turn.say(texts.HELP)
 

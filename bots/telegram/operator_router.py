@@ -25,6 +25,7 @@ from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message, User
 
+from bots.conversation import OPERATOR_COMMANDS
 from bots.telegram.mappers import message_content
 from bots.telegram.operators import CLOSE, FAQ, RETURN, TAKE
 from core.domain import MessageKind, Reply
@@ -40,7 +41,6 @@ from nlu import texts
 
 log = logging.getLogger(__name__)
 
-OPERATOR_COMMANDS = frozenset({"t", "note", "ban", "unban"})
 MEMBER_STATUSES = frozenset(
     {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
 )
