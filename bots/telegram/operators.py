@@ -216,7 +216,10 @@ class OperatorDesk:
         """Make sure the conversation has its open topic with a card, then do ``then`` in
         it; a topic deleted by hand is created again (once per event)."""
         for _ in range(2):
-            topic, digest = await self._topic(event)
+            found = await self._topic(event)
+            if found is None:
+                return
+            topic, digest = found
             try:
                 if topic.closed:
                     await self._set_closed(event.conversation_id, topic, closed=False)
@@ -234,13 +237,24 @@ class OperatorDesk:
                 await self._forget_topic(event.conversation_id)
         raise TemporaryFailure("the topic disappeared twice in a row")
 
-    async def _topic(self, event: StoredEvent) -> tuple[TopicRef, Digest | None]:
+    async def _topic(self, event: StoredEvent) -> tuple[TopicRef, Digest | None] | None:
         """The conversation's topic, created when it has none (then with the digest its
-        name was made from, for the card)."""
+        name was made from, for the card). None when the conversation has no topic and
+        is no longer the operators' (a backlog of a request withdrawn or handed back
+        before the operators could see it): there is nothing to show them."""
         async with self._sessions() as session:
             row = await _topic_row(session, event.conversation_id)
             if row is not None:
                 return _ref(row), None
+            status = await session.scalar(
+                select(Conversation.status).where(Conversation.id == event.conversation_id)
+            )
+            if status not in (ConversationStatus.WAITING, ConversationStatus.WITH_OPERATOR):
+                log.info(
+                    "conversation %s: no longer with the operators; no topic",
+                    event.conversation_id,
+                )
+                return None
             digest = await load_digest(session, event.conversation_id)
         group = self.groups.for_category(digest.category)
         name = topic_name(digest, initial_mark(digest))

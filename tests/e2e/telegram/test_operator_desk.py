@@ -9,11 +9,13 @@ import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from sqlalchemy import select
 
 from bots.app import Services, open_services
 from bots.outbox import Pacer
 from bots.telegram.operators import OperatorDesk
 from core.domain import Channel, MessageKind
+from core.models import Conversation
 from handoff.events import HandoffEventRepository
 from handoff.queue import ConsumerPolicy, HandoffConsumer, HandoffRelay, HandoffStreams
 from nlu import texts
@@ -169,3 +171,29 @@ async def test_a_vk_citizens_topic_says_vk_and_describes_a_photo(services, strea
     assert " · VK · " in topic.name
     assert "Канал: ВКонтакте" in card["text"]
     assert photo["text"] == "Гражданин: [фото]"
+
+
+async def test_a_request_withdrawn_before_the_desk_saw_it_makes_no_topic(services, streams):
+    async with FakeTelegram(rate_limits=None) as tg:
+        tg.operator_group(GROUP)
+        await ask_for_operator(services, "1005")
+        async with services.sessions.begin() as session:
+            conversation = await session.scalar(
+                select(Conversation.id).order_by(Conversation.id.desc())
+            )
+            assert await services.handoff.cancel_request(session, conversation)
+        await ask_for_operator(services, "1006")  # a request still waiting
+        async with operators_at_work(tg, services, streams):
+            await tg.wait_until(lambda: len(tg.topics(GROUP)) == 1, 20)
+            await tg.wait_until(
+                lambda: len(tg.topic_messages(GROUP, tg.topics(GROUP)[0].thread_id)) == 1, 20
+            )
+            events = HandoffEventRepository(services.sessions)
+            for _ in range(100):
+                if not await events.unapplied():
+                    break
+                await asyncio.sleep(0.1)
+            assert await events.unapplied() == 0  # the withdrawn one's events were applied
+        [topic] = tg.topics(GROUP)
+    assert len(tg.requests("createForumTopic")) == 1
+    assert topic.name.split(" ")[0] != f"№{conversation}"
