@@ -12,16 +12,19 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 from sqlalchemy import select
 
 from bots.app import Services, open_services
 from bots.cli.run import _serve_channels
-from core.models import AuditEntry, Conversation, HandoffCase, Message
+from core.models import AuditEntry, Conversation, HandoffCase, Message, ReplyTemplate, as_utc
 from core.settings import Settings
+from handoff.sla import SlaWatcher
 from nlu import texts
 from nlu.payloads import Action, decode
 from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram
@@ -69,7 +72,12 @@ class Desk:
 
 @contextlib.asynccontextmanager
 async def running_desk(
-    demo_settings: Settings, embedder: Any, tmp_path: Path, *, with_vk: bool = False
+    demo_settings: Settings,
+    embedder: Any,
+    tmp_path: Path,
+    *,
+    with_vk: bool = False,
+    **overrides: Any,
 ) -> AsyncIterator[Desk]:
     namespace = f"test-{uuid.uuid4().hex[:12]}"
     async with contextlib.AsyncExitStack() as stack:
@@ -83,6 +91,7 @@ async def running_desk(
             "redis_url": "redis://127.0.0.1:6379/0",
             "redis_namespace": namespace,
             "metrics_port": 0,
+            **overrides,
         }
         vk = None
         if with_vk:
@@ -100,6 +109,9 @@ async def running_desk(
         channels = ["telegram", "vk"] if with_vk else ["telegram"]
         task = asyncio.create_task(_serve_channels(settings, services, channels, stop))
         try:
+            if vk is not None:  # events before the first long poll are not delivered
+                await vk.wait_until(lambda: vk.calls("groups.getLongPollServer"), guard=30)
+                await asyncio.sleep(0.5)
             yield Desk(tg, vk, services)
         finally:
             stop.set()
@@ -253,3 +265,291 @@ async def test_an_operator_returns_the_conversation_to_the_bot(demo_settings, em
             )
         assert conversation.status == "bot"
         assert relayed is None  # the bot answered it; the operators did not get it
+
+
+SUPERVISORS = -1002222222222
+
+
+async def test_sla_reminder_and_miss_fire_at_their_moments(demo_settings, embedder, tmp_path):
+    async with running_desk(
+        demo_settings, embedder, tmp_path, supervisor_chat_id=SUPERVISORS
+    ) as desk:
+        tg = desk.tg
+        tg.operator(9100, "Светлана", SUPERVISORS)
+        citizen = tg.citizen(503, "Вера")
+        await tg_citizen_asks_for_operator(desk, citizen)
+        case = await desk.case()
+        due = as_utc(case.sla_due_at)
+        assert due - as_utc(case.requested_at) == timedelta(minutes=15)  # around the clock
+
+        now = [due - timedelta(minutes=5, seconds=1)]
+        policy = desk.services.handoff.sla
+        assert policy is not None
+        watcher = SlaWatcher(
+            desk.services.sessions, policy, desk.services.operators.notify, clock=lambda: now[0]
+        )
+        assert await watcher.check() == (0, 0)  # a second before the reminder
+        now[0] = due - timedelta(minutes=5)
+        assert await watcher.check() == (1, 0)
+        assert await watcher.check() == (0, 0)  # once
+        await desk.wait_topic_text("⏰ Срок первого ответа")
+        now[0] = due - timedelta(seconds=1)
+        assert await watcher.check() == (0, 0)
+        now[0] = due
+        assert await watcher.check() == (0, 1)
+        assert await watcher.check() == (0, 0)
+        await desk.wait_topic_text("⛔ Срок первого ответа")
+        [alert] = await tg.wait_for_messages(SUPERVISORS, 1, 20)
+        assert f"обращение №{case.conversation_id}" in alert["text"]
+        assert f"https://t.me/c/{str(GROUP)[4:]}/{desk.thread()}" in alert["text"]
+
+
+async def test_an_answered_request_fires_no_reminder(demo_settings, embedder, tmp_path):
+    async with running_desk(demo_settings, embedder, tmp_path) as desk:
+        tg = desk.tg
+        citizen = tg.citizen(504, "Глеб")
+        await tg_citizen_asks_for_operator(desk, citizen)
+        tg.operator(9001, "Ольга", GROUP).write(desk.thread(), "Добрый день!")
+        await wait_citizen_text(tg, citizen.chat_id, "Добрый день!")
+        case = await desk.case()
+        policy = desk.services.handoff.sla
+        assert policy is not None
+        late = as_utc(case.sla_due_at) + timedelta(hours=1)
+        watcher = SlaWatcher(desk.services.sessions, policy, clock=lambda: late)
+        assert await watcher.check() == (0, 0)
+
+
+async def test_outside_business_hours_the_citizen_is_told_when_operators_are_back(
+    demo_settings, embedder, tmp_path
+):
+    # A calendar that is closed now: open only on one day a week, not today.
+    today = datetime.now(ZoneInfo("Europe/Moscow")).strftime("%a").lower()
+    other = "wed" if today != "wed" else "thu"
+    hours = f"{other} 09:00-18:00"
+    async with running_desk(demo_settings, embedder, tmp_path, business_hours=hours) as desk:
+        tg = desk.tg
+        citizen = tg.citizen(505, "Лев")
+        await tg_citizen_asks_for_operator(desk, citizen)
+        notice = await wait_citizen_text(tg, citizen.chat_id, "Сейчас нерабочее время")
+        weekday = {"wed": "в среду", "thu": "в четверг"}[other]
+        assert weekday in notice["text"] and "9:00" in notice["text"]
+
+
+async def test_templates_bans_notes_and_strangers(demo_settings, embedder, tmp_path):
+    async with running_desk(demo_settings, embedder, tmp_path) as desk:
+        tg = desk.tg
+        async with desk.services.sessions.begin() as session:
+            session.add(
+                ReplyTemplate(name="срок", text="{name}, по обращению №{number} ответим завтра.")
+            )
+        citizen = tg.citizen(506, "Зоя")
+        await tg_citizen_asks_for_operator(desk, citizen)
+        thread = desk.thread()
+        olga = tg.operator(9001, "Ольга", GROUP)
+        olga.write(thread, "/t")
+        await desk.wait_topic_text("• срок — ")
+        olga.write(thread, "/t нет-такого")
+        await desk.wait_topic_text("Шаблона «нет-такого» нет")
+        olga.write(thread, "/t срок")
+        case = await desk.case()
+        await wait_citizen_text(
+            tg, citizen.chat_id, f"Зоя, по обращению №{case.conversation_id} ответим завтра."
+        )
+        olga.write(thread, "/note гражданин звонил вчера")
+
+        # A stranger (left the group) cannot take or close the conversation.
+        stranger = tg.operator(9003, "Чужой", GROUP, status="left")
+        query = stranger.press_button(desk.card(), button(desk.card(), "oc:"))
+        query_id = query["callback_query"]["id"]
+        await tg.wait_until(lambda: query_id in tg.state.callback_answers, 20, "answer")
+        assert "только участники группы операторов" in tg.state.callback_answers[query_id]["text"]
+
+        olga.write(thread, "/ban")
+        await desk.wait_topic_text("заблокировал(а) гражданина")
+        sent = len(tg.state.sent[citizen.chat_id])
+        citizen.send_text("спам спам спам")
+        citizen.send_text("ещё спам")
+
+        async def handled_spam() -> int:
+            async with desk.services.sessions() as session:
+                rows = await session.scalars(
+                    select(Message.id).where(
+                        Message.text.like("%спам%"), Message.handled_at.is_not(None)
+                    )
+                )
+                return len(rows.all())
+
+        for _ in range(200):
+            if await handled_spam() == 2:
+                break
+            await asyncio.sleep(0.1)
+        olga.write(thread, "/unban")
+        await desk.wait_topic_text("снял(а) блокировку")
+        citizen.send_text("Извините, это был ребёнок")
+        await desk.wait_topic_text("Гражданин: Извините, это был ребёнок")
+        topic = " ".join(desk.topic_texts())
+        assert "спам" not in topic and "звонил вчера" in topic  # the note is in the group
+        citizen_texts = [m.get("text") or "" for m in tg.state.sent[citizen.chat_id][sent:]]
+        assert not any("звонил" in t for t in citizen_texts)
+        assert not citizen_texts  # nothing answered the banned messages; the bot is silent
+        async with desk.services.sessions() as session:
+            stored = (
+                await session.scalars(select(Message.text).where(Message.text.like("%спам%")))
+            ).all()
+            actions = (await session.scalars(select(AuditEntry.action))).all()
+        assert sorted(stored) == ["ещё спам", "спам спам спам"]  # stored all the same
+        assert actions == ["assign", "ban", "unban"]
+
+
+async def test_edits_reopening_and_a_blocked_citizen(demo_settings, embedder, tmp_path):
+    async with running_desk(demo_settings, embedder, tmp_path) as desk:
+        tg = desk.tg
+        citizen = tg.citizen(507, "Ира")
+        await tg_citizen_asks_for_operator(desk, citizen)
+        thread = desk.thread()
+        update = citizen.send_text("Адрес: ул. Мира, 5")
+        await desk.wait_topic_text("Гражданин: Адрес: ул. Мира, 5")
+        citizen.edit(update, "Адрес: ул. Мира, 7")
+        await desk.wait_topic_text("✏️ Гражданин исправил сообщение: Адрес: ул. Мира, 7")
+        original = next(
+            m
+            for m in tg.topic_messages(GROUP, thread)
+            if m.get("text") == "Гражданин: Адрес: ул. Мира, 5"
+        )
+        edit = next(
+            m for m in tg.topic_messages(GROUP, thread) if "исправил" in (m.get("text") or "")
+        )
+        assert edit["reply_to_message"]["message_id"] == original["message_id"]
+
+        olga = tg.operator(9001, "Ольга", GROUP)
+        olga.press_button(desk.card(), button(desk.card(), "oc:"))
+        await wait_citizen_text(tg, citizen.chat_id, texts.CLOSED_BY_OPERATOR[:30])
+        await desk.wait_topic_text("закрыл(а) обращение")
+        citizen.send_text("Забыла спросить: а сроки?")
+        await wait_citizen_text(tg, citizen.chat_id, texts.REOPENED_ACK)
+        await desk.wait_topic_text("Гражданин: Забыла спросить: а сроки?")
+        await desk.wait_topic_text("обращение открыто снова")
+        [topic] = tg.topics(GROUP)
+        assert not topic.closed and len(tg.requests("createForumTopic")) == 1
+        case = await desk.case()
+        assert case.reopenings == 1 and case.ended_at is None
+
+        tg.block(citizen.chat_id)
+        olga.write(thread, "Сроки — 30 дней.")
+        await desk.wait_topic_text("🚫 Сообщение не доставлено")
+        await tg.wait_until(lambda: tg.topics(GROUP)[0].name.endswith("🚫"), 20, "marked")
+
+
+DEPARTMENT = -1003333333333
+
+
+async def test_a_department_gets_its_categories_and_commands_elsewhere_are_refused(
+    demo_settings, embedder, tmp_path
+):
+    async with running_desk(
+        demo_settings, embedder, tmp_path, operator_groups=f"{DEPARTMENT}=ЖКХ, Транспорт"
+    ) as desk:
+        tg = desk.tg
+        tg.operator_group(DEPARTMENT, "Отдел ЖКХ")
+        citizen = tg.citizen(508, "Тимур")
+        citizen.send_text(QUESTION)  # an answer from the category «ЖКХ»
+        [answer] = await tg.wait_for_messages(citizen.chat_id, 1, 20)
+        citizen.press_button(answer, button(answer, "op:"))
+        await tg.wait_until(lambda: tg.topics(DEPARTMENT), 20, "a topic in the department")
+        [topic] = tg.topics(DEPARTMENT)
+        assert "ЖКХ" in topic.name and not tg.topics(GROUP)
+
+        # Operator commands from a citizen's private chat or another group are refused.
+        citizen.send_text("/ban")
+        await wait_citizen_text(tg, citizen.chat_id, texts.OPERATOR_ONLY)
+        elsewhere = tg.operator(9004, "Кто-то", -1004444444444)
+        elsewhere.write(None, "/t")
+        [refusal] = await tg.wait_for_messages(-1004444444444, 1, 20)
+        assert refusal["text"] == texts.OPERATOR_ONLY
+
+
+async def wait_vk(vk: FakeVk, peer: int, fragment: str) -> Any:
+    def found() -> Any:
+        return next((m for m in vk.sent_to(peer) if fragment in m.text), None)
+
+    await vk.wait_until(lambda: found() is not None, guard=20)
+    return found()
+
+
+def press_vk(vk: FakeVk, peer: int, message: Any, label: str) -> None:
+    [action] = [
+        button["action"]
+        for row in (message.keyboard or {}).get("buttons", [])
+        for button in row
+        if button["action"]["label"] == label
+    ]
+    vk.press_button(peer, action["label"], action["payload"])
+
+
+async def test_a_vk_citizen_gets_an_operator_in_vk(demo_settings, embedder, tmp_path):
+    async with running_desk(demo_settings, embedder, tmp_path, with_vk=True) as desk:
+        tg, vk = desk.tg, desk.vk
+        assert vk is not None
+        peer = 7001
+        vk.send_text(peer, QUESTION)
+        answer = await wait_vk(vk, peer, "")
+        press_vk(vk, peer, answer, texts.BUTTON_OPERATOR)
+        await wait_vk(vk, peer, texts.OPERATOR_REQUESTED[:30])
+        await desk.wait_topic_text("Обращение №")
+        assert " · VK" in tg.topics(GROUP)[0].name
+        assert "Канал: ВКонтакте" in desk.card()["text"]
+
+        # The FAQ answer closest to the question, sent with one tap on the card.
+        olga = tg.operator(9001, "Ольга", GROUP)
+
+        def answers() -> list[Any]:
+            return [m for m in vk.sent_to(peer) if m.text.startswith("Оплатить жилищно")]
+
+        assert len(answers()) == 1  # the bot's own answer
+        olga.press_button(desk.card(), button(desk.card(), "of:"))
+        await vk.wait_until(lambda: len(answers()) == 2, guard=20)
+        async with desk.services.sessions() as session:
+            authors = (
+                await session.scalars(
+                    select(Message.author).where(Message.text.startswith("Оплатить жилищно"))
+                )
+            ).all()
+        assert sorted(authors, key=str) == [None, "operator:9001"]
+
+        thread = desk.thread()
+        olga.write(thread, "! сверю с реестром должников")
+        olga.write(thread, "Если не получается, напишите номер лицевого счёта.")
+        await wait_vk(vk, peer, "номер лицевого счёта")
+        assert not any("должник" in m.text for m in vk.sent_to(peer))
+        vk.send_text(peer, "Лицевой счёт 123456")
+        await desk.wait_topic_text("Гражданин: Лицевой счёт 123456")
+
+        olga.press_button(desk.card(), button(desk.card(), "oc:"))
+        rating = await wait_vk(vk, peer, texts.CLOSED_BY_OPERATOR[:30])
+        press_vk(vk, peer, rating, "4")
+        await wait_vk(vk, peer, texts.RATED[:20])
+        case = await desk.case()
+        assert (case.csat_score, case.operator_name, case.outcome) == (4, "Ольга", "closed")
+
+
+async def test_a_vk_conversation_goes_back_to_the_bot(demo_settings, embedder, tmp_path):
+    async with running_desk(demo_settings, embedder, tmp_path, with_vk=True) as desk:
+        tg, vk = desk.tg, desk.vk
+        assert vk is not None
+        peer = 7002
+        vk.send_text(peer, QUESTION)
+        answer = await wait_vk(vk, peer, "")
+        press_vk(vk, peer, answer, texts.BUTTON_OPERATOR)
+        await desk.wait_topic_text("Обращение №")
+        olga = tg.operator(9001, "Ольга", GROUP)
+        olga.press_button(desk.card(), button(desk.card(), "ot:"))
+        await wait_vk(vk, peer, texts.OPERATOR_JOINED)
+        olga.press_button(desk.card(), button(desk.card(), "ob:"))
+        await wait_vk(vk, peer, texts.RETURNED_TO_BOT[:30])
+        before = len(vk.sent_to(peer))
+        vk.send_text(peer, "Как записаться на приём к врачу?")
+        await vk.wait_until(lambda: len(vk.sent_to(peer)) > before, guard=20)
+        assert "врач" in vk.sent_to(peer)[before].text.lower() or vk.sent_to(peer)[before].keyboard
+        async with desk.services.sessions() as session:
+            status = await session.scalar(select(Conversation.status).order_by(Conversation.id))
+        assert status == "bot"
