@@ -129,6 +129,8 @@ class OutboxSender:
         transport: The channel's way of sending.
         policy: Pacing and retries.
         metrics: The process's metrics (deliveries, retries, delivery latency).
+        pacer: The channel's pace over every chat; by default one of ``policy.rate``
+            (Telegram's is shared with the operator desk: one limit for the bot).
     """
 
     def __init__(
@@ -137,13 +139,14 @@ class OutboxSender:
         transport: Transport,
         policy: OutboxPolicy | None = None,
         metrics: Metrics | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self._repository = repository
         self._metrics = metrics
         self._transport = transport
         self._channel = transport.channel
         self._policy = policy or OutboxPolicy()
-        self._pacer = Pacer(self._policy.rate)
+        self.pacer = pacer or Pacer(self._policy.rate)
         self._slots = asyncio.Semaphore(self._policy.lanes)
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
@@ -273,7 +276,7 @@ class OutboxSender:
         external_id = None
         for index in range(row.parts_sent, len(parts)):
             last = index == len(parts) - 1
-            await self._pacer.wait()
+            await self.pacer.wait()
             try:
                 external_id = await self._transport.send_part(row.reply, index, parts[index], last)
             except DeliveryError:

@@ -9,8 +9,12 @@ topics. Everything posted into a group is paced under Telegram's limit for one g
 again, with a new card, when the conversation next needs it. A conversation goes to its
 category's department group, or to the default group.
 
-A topic created just before a crash, and not yet recorded, is created again (Telegram
-gives no idempotency key); the window is one API call wide.
+Telegram gives no idempotency key and a bot cannot read a group's history, so a topic
+or a card posted just before a crash, in the instant before it was recorded, is posted
+again after the restart; the window is one API call wide (a few milliseconds; the
+crash tests in tests/e2e/faults/test_handoff_kills.py measure how often a kill lands
+in it). Everything else in a topic follows the same rule: each event is recorded as
+applied right after its post.
 """
 
 from __future__ import annotations
@@ -136,6 +140,8 @@ class OperatorDesk:
         pacer: One pacer for every group (tests); by default each group has its own.
         suggest: FAQ entries ``(id, question)`` closest to a question, for the card.
         timezone: The time zone times are shown in.
+        bot_pacer: The bot's pace over every chat (Telegram's 30 a second), shared with
+            the citizens' outbox sender.
     """
 
     def __init__(
@@ -147,6 +153,7 @@ class OperatorDesk:
         *,
         suggest: Suggest | None = None,
         timezone: tzinfo | None = None,
+        bot_pacer: Pacer | None = None,
     ) -> None:
         self._bot = bot
         self._sessions = sessions
@@ -155,6 +162,7 @@ class OperatorDesk:
         self._pacers: dict[int, Pacer] = {}
         self._suggest = suggest
         self._tz = timezone or ZoneInfo("Europe/Moscow")
+        self._bot_pacer = bot_pacer
 
     async def apply(self, event: StoredEvent) -> None:
         try:
@@ -520,6 +528,8 @@ class OperatorDesk:
         """One call into a group, paced; a 429 is waited out and the call repeated."""
         while True:
             await self._pacer(group).wait()
+            if self._bot_pacer is not None:
+                await self._bot_pacer.wait()
             try:
                 return await call()
             except TelegramRetryAfter as error:

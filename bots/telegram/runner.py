@@ -32,7 +32,7 @@ from aiohttp import web
 from bots.conversation import ConversationHandler
 from bots.inbox import InboxPolicy, InboxWorker
 from bots.loops import ChannelLoops
-from bots.outbox import OutboxPolicy, OutboxSender, Senders
+from bots.outbox import OutboxPolicy, OutboxSender, Pacer, Senders
 from bots.telegram.citizen import build_citizen_router
 from bots.telegram.inbound import ALLOWED_UPDATES, CHANNEL, TelegramUpdates
 from bots.telegram.operator_router import MemberCheck, OperatorDeps, build_operator_router
@@ -47,6 +47,7 @@ from core.metrics import Metrics
 from core.models import utcnow
 from core.outbox import OutboxRepository
 from core.settings import Settings, TelegramMode
+from core.waiting import wait_any
 from handoff.events import HandoffEventRepository
 from handoff.operators import OperatorService
 from handoff.queue import ConsumerPolicy, HandoffConsumer, HandoffStreams
@@ -166,7 +167,7 @@ async def run_telegram(
     channel = _Channel(bot, worker, stop)
     logger.info("Telegram channel starting in %s mode", settings.telegram_mode)
     desk_stop = asyncio.Event()
-    desk = _start_desk(bot, operators, desk_stop) if operators is not None else []
+    desk = _start_desk(bot, operators, desk_stop, sender.pacer) if operators is not None else []
     try:
         await _set_commands(channel)
         if webhook:
@@ -185,7 +186,9 @@ async def run_telegram(
         logger.info("Telegram channel stopped")
 
 
-def _start_desk(bot: Bot, setup: OperatorSetup, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+def _start_desk(
+    bot: Bot, setup: OperatorSetup, stop: asyncio.Event, bot_pacer: Pacer
+) -> list[asyncio.Task[None]]:
     """The operator groups' loops: the queue's consumer posting into the groups, and
     the SLA watcher."""
     desk = OperatorDesk(
@@ -194,10 +197,11 @@ def _start_desk(bot: Bot, setup: OperatorSetup, stop: asyncio.Event) -> list[asy
         setup.groups,
         suggest=_suggestions(setup.faq),
         timezone=setup.timezone,
+        bot_pacer=bot_pacer,
     )
     events = HandoffEventRepository(setup.sessions)
     consumer = HandoffConsumer(setup.streams, events, desk, Worker.current().id, setup.consumer)
-    tasks = [asyncio.create_task(consumer.run(stop), name="handoff-consumer")]
+    tasks = [asyncio.create_task(_keep_running(consumer.run, stop), name="handoff-consumer")]
     if setup.sla is not None:
         watcher = SlaWatcher(
             setup.sessions,
@@ -206,8 +210,23 @@ def _start_desk(bot: Bot, setup: OperatorSetup, stop: asyncio.Event) -> list[asy
             clock=setup.clock,
             interval=setup.sla_interval,
         )
-        tasks.append(asyncio.create_task(watcher.run(stop), name="sla-watcher"))
+        tasks.append(asyncio.create_task(_keep_running(watcher.run, stop), name="sla-watcher"))
     return tasks
+
+
+async def _keep_running(
+    loop: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event
+) -> None:
+    """Run a background loop until ``stop``; one that ends with an error is logged and
+    started again after a growing pause (the operators' desk never stops silently)."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await loop(stop)
+        except Exception:
+            logger.exception("%s stopped with an error; restarting in %.0f s", loop, delay)
+            await wait_any(delay, stop)
+            delay = min(delay * 2, 60.0)
 
 
 def _suggestions(faq: FaqSearchService | None) -> Suggest | None:
