@@ -19,6 +19,8 @@ ATTACHMENT_KINDS = {
     "video": MessageKind.VIDEO,
     "audio": MessageKind.AUDIO,
 }
+# VK's photo size types, smallest first (https://dev.vk.com/ru/reference/objects/photo-sizes).
+_SIZE_TYPES = ("s", "m", "o", "p", "q", "r", "x", "y", "z", "w")
 LANGUAGES = {0: "ru", 1: "uk", 2: "be", 3: "en", 4: "es", 5: "fi", 6: "de", 7: "it"}
 
 _INT64 = 2**63
@@ -167,7 +169,29 @@ def _attachment(kind: str, body: Any) -> dict[str, Any]:
     ref = f"{kind}{owner_id}_{item_id}"
     if isinstance(body.get("access_key"), str) and body["access_key"]:
         ref += f"_{body['access_key']}"
-    return {"type": kind, "id": ref}
+    found = {"type": kind, "id": ref}
+    if kind == "photo" and (url := _largest_photo_url(body.get("sizes"))) is not None:
+        found["url"] = url  # for the operators, who see the photo in Telegram
+    return found
+
+
+def _largest_photo_url(sizes: Any) -> str | None:
+    """The URL of a photo's largest size; sizes of old photos may have no width and
+    height (0), then the size type tells."""
+    best: tuple[int, int] | None = None
+    url = None
+    for size in sizes if isinstance(sizes, list) else []:
+        if not isinstance(size, dict):
+            continue
+        link = size.get("url")
+        if not isinstance(link, str) or not link.startswith(("https://", "http://")):
+            continue
+        width, height = size.get("width"), size.get("height")
+        area = width * height if isinstance(width, int) and isinstance(height, int) else 0
+        rank = (area, _SIZE_TYPES.index(size["type"]) if size.get("type") in _SIZE_TYPES else -1)
+        if best is None or rank > best:
+            best, url = rank, link
+    return url
 
 
 def _json_object(raw: Any) -> dict[str, Any] | None:

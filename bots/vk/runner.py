@@ -16,7 +16,7 @@ from bots.vk.callback_api import VkCallbackEndpoint, serve_callback
 from bots.vk.client import build_api
 from bots.vk.longpoll import Backoff, TsFile, VkLongPoll
 from bots.vk.processing import CHANNEL, VkEvents
-from bots.vk.sender import VkTransport
+from bots.vk.sender import TelegramFiles, VkTransport
 from core.inbox import InboxRepository
 from core.metrics import Metrics
 from core.outbox import OutboxRepository
@@ -55,9 +55,11 @@ async def run_vk(
     _check(settings)
     assert settings.vk_group_token is not None
     api = build_api(settings.vk_group_token.get_secret_value(), settings.vk_api_url)
+    # Operators answer from Telegram: their photos and documents are downloaded there.
+    files = TelegramFiles.from_settings(settings)
     sender = OutboxSender(
         outbox,
-        VkTransport(api),
+        VkTransport(api, download=files.download if files is not None else None),
         options.outbox or OutboxPolicy.from_settings(settings, rate=SEND_RATE),
         metrics,
     )
@@ -94,6 +96,8 @@ async def run_vk(
         if senders is not None:
             senders.unregister(CHANNEL)
         await api.http_client.close()
+        if files is not None:
+            await files.close()
 
 
 def _check(settings: Settings) -> None:

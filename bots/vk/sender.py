@@ -1,19 +1,40 @@
 """Sending a reply's parts with ``messages.send``, and telling the outbox what VK
 answered. Each part has a fixed ``random_id``, so a part sent again after a crash or a
-lost answer is dropped by VK (within VK's deduplication window)."""
+lost answer is dropped by VK (within VK's deduplication window).
+
+An operator's photo or document (the operators work in Telegram: the reply carries the
+``telegram_message`` it came from) is downloaded from Telegram, uploaded to VK and sent
+with its caption in the first part. A resend uploads it again, but the fixed
+``random_id`` still lets VK drop the second message. What VK cannot show (a voice
+message, a video, a sticker…) becomes a note under the caption; a location or a contact
+is written out as text.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
 import aiohttp
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramBadRequest, TelegramEntityTooLarge, TelegramRetryAfter
 from vkbottle import VKAPIError
 from vkbottle.api import ABCAPI
+from vkbottle.tools import DocMessagesUploader, PhotoMessageUploader
 
-from bots.outbox import RetryAfter, Unavailable, Undeliverable
+from bots.outbox import DeliveryError, RetryAfter, Unavailable, Undeliverable
 from bots.text import VK_TEXT_LIMIT, split_text
 from bots.vk.client import VkUnavailable
 from bots.vk.keyboards import build_keyboard
 from bots.vk.mappers import clean_text
-from core.domain import Channel, DeliveryStatus, Reply
+from core.domain import Channel, DeliveryStatus, MessageKind, Reply
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
 
 RATE_LIMITED = 6
 FLOOD_CONTROL = 9  # too many similar messages: VK asks for a longer pause
@@ -23,6 +44,30 @@ BLOCKED_CODES = frozenset({7, 901, 902})
 TRANSIENT_ERRORS = (aiohttp.ClientError, TimeoutError, VkUnavailable)
 PARTS_PER_REPLY = 64
 RANDOM_ID_SPACE = 2**31
+DOWNLOAD_TIMEOUT = 60
+
+# A Telegram file id → the file's bytes. Raises `FileUnavailable` when the file can
+# never be had, `bots.outbox.RetryAfter` to be asked again later; any other error is
+# taken for a passing failure.
+Download = Callable[[str], Awaitable[bytes]]
+
+# Kinds of an operator's message sent to VK as a file, and how VK calls them.
+UPLOADED = {MessageKind.PHOTO: "photo", MessageKind.DOCUMENT: "doc"}
+KIND_NAMES = {
+    MessageKind.PHOTO: "фото",
+    MessageKind.DOCUMENT: "файл",
+    MessageKind.VIDEO: "видео",
+    MessageKind.VIDEO_NOTE: "видеосообщение",
+    MessageKind.VOICE: "голосовое сообщение",
+    MessageKind.AUDIO: "аудиозапись",
+    MessageKind.STICKER: "стикер",
+}
+NOT_SHOWN = "(Оператор отправил {what}; во ВКонтакте это не показать.)"
+NOT_PASSED = "(Оператор отправил {what}, но передать его сюда не удалось.)"
+
+
+class FileUnavailable(Exception):
+    """The file can never be had (Telegram refused its id, or it is too big for a bot)."""
 
 
 def random_id_for(outbox_id: int, part: int) -> int:
@@ -34,26 +79,63 @@ def random_id_for(outbox_id: int, part: int) -> int:
 
 
 class VkTransport:
-    """The outbox's way of sending to VK."""
+    """The outbox's way of sending to VK.
+
+    Args:
+        api: The VK API.
+        download: Gets an operator's file from Telegram (`TelegramFiles.download`);
+            without it an operator's photo or document reaches the citizen as a note
+            that it could not be passed.
+    """
 
     channel = Channel.VK
 
-    def __init__(self, api: ABCAPI) -> None:
+    def __init__(self, api: ABCAPI, *, download: Download | None = None) -> None:
         self._api = api
+        self._download = download
 
     def split(self, reply: Reply) -> list[str]:
         if not reply.chat_id.lstrip("-").isdigit():
             return []
-        parts = split_text(clean_text(reply.text), VK_TEXT_LIMIT, length=len)
+        text = clean_text(reply.text)
+        media = _media(reply)
+        if media is not None:
+            text = _join(text, self._note(media))
+        parts = split_text(text, VK_TEXT_LIMIT, length=len)
+        if media is not None and media.uploaded is not None and not parts:
+            parts = [""]  # a photo without a caption
         return parts[:PARTS_PER_REPLY]
+
+    def _note(self, media: _Media) -> str:
+        """What the citizen reads in place of what VK does not get."""
+        if media.kind is MessageKind.LOCATION:
+            return f"📍 Оператор отправил точку на карте: {media.location}"
+        if media.kind is MessageKind.CONTACT:
+            return f"📇 Оператор отправил контакт: {media.contact}"
+        what = KIND_NAMES.get(media.kind, "вложение")
+        if media.uploaded is None:
+            return NOT_SHOWN.format(what=what)
+        if self._download is None:
+            log.error("VK: no way to download operators' files from Telegram; a %s is "
+                      "sent as a note", media.kind.value)  # fmt: skip
+            return NOT_PASSED.format(what=what)
+        return ""
 
     async def send_part(self, reply: Reply, index: int, text: str, last: bool) -> str | None:
         assert reply.outbox_id is not None, "only stored replies are sent"
+        peer_id = int(reply.chat_id)
+        attachment = None
+        media = _media(reply) if index == 0 else None
+        if media is not None and media.uploaded is not None and self._download is not None:
+            attachment = await self._attachment(peer_id, media, self._download)
+            if attachment is None:
+                text = _join(text, NOT_PASSED.format(what=KIND_NAMES[media.kind]))
         try:
             message_id = await self._api.messages.send(
-                peer_id=int(reply.chat_id),
+                peer_id=peer_id,
                 random_id=random_id_for(reply.outbox_id, index),
                 message=text,
+                attachment=attachment,
                 keyboard=build_keyboard(reply.buttons) if last else None,
             )
         except VKAPIError as error:
@@ -61,6 +143,120 @@ class VkTransport:
         except TRANSIENT_ERRORS as error:
             raise Unavailable(f"VK unreachable: {type(error).__name__}") from error
         return str(message_id)
+
+    async def _attachment(self, peer_id: int, media: _Media, download: Download) -> str | None:
+        """The operator's file uploaded to VK (``photo<owner>_<id>_<key>``); None when it
+        can never be sent (then the citizen is told so)."""
+        try:
+            data = await download(media.file_id)
+        except FileUnavailable as error:
+            log.warning("an operator's %s not taken from Telegram: %s", media.kind.value, error)
+            return None
+        except DeliveryError:
+            raise
+        except Exception as error:
+            raise Unavailable(f"Telegram file not downloaded: {type(error).__name__}") from error
+        try:
+            if media.uploaded == "photo":
+                return await PhotoMessageUploader(self._api).upload(data, peer_id=peer_id)
+            return await DocMessagesUploader(self._api).upload(
+                data, peer_id=peer_id, title=media.title
+            )
+        except VKAPIError as error:
+            refusal = _classified(error)
+            if isinstance(refusal, Undeliverable) and refusal.status is DeliveryStatus.FAILED:
+                log.warning("VK refused an operator's %s: %s", media.kind.value, refusal)
+                return None
+            raise refusal from error
+        except TRANSIENT_ERRORS as error:
+            raise Unavailable(f"VK upload failed: {type(error).__name__}") from error
+        except (ValueError, LookupError, TypeError) as error:
+            # The upload server answered what VK's does not (an error page, not JSON).
+            raise Unavailable(f"VK upload answered oddly: {type(error).__name__}") from error
+
+
+class TelegramFiles:
+    """Operators' files from the Bot API, for replies to VK citizens: `download` is the
+    VK transport's ``download``. Close it with `close`."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TelegramFiles | None:
+        """A downloader with its own HTTP session; None without TELEGRAM_BOT_TOKEN."""
+        if settings.telegram_bot_token is None:
+            return None
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        return cls(Bot(settings.telegram_bot_token.get_secret_value(), session=session))
+
+    async def download(self, file_id: str) -> bytes:
+        try:
+            found = await self._bot.get_file(file_id)
+            if not found.file_path:
+                raise FileUnavailable("Telegram gives no path to the file (over 20 MB)")
+            content = await self._bot.download_file(found.file_path, timeout=DOWNLOAD_TIMEOUT)
+        except TelegramRetryAfter as error:
+            raise RetryAfter(error.retry_after, "Telegram: rate limited") from error
+        except (TelegramBadRequest, TelegramEntityTooLarge) as error:
+            raise FileUnavailable(error.message) from error
+        assert content is not None
+        return content.read()
+
+    async def close(self) -> None:
+        await self._bot.session.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Media:
+    """An operator's media message a reply carries (``telegram_message``)."""
+
+    kind: MessageKind
+    source: dict[str, Any]
+
+    @property
+    def uploaded(self) -> str | None:
+        return UPLOADED.get(self.kind)
+
+    @property
+    def file_id(self) -> str:
+        return str(self.source.get("file_id") or "")
+
+    @property
+    def title(self) -> str:
+        name = self.source.get("file_name")
+        return name if isinstance(name, str) and name.strip() else "документ"
+
+    @property
+    def location(self) -> str:
+        latitude, longitude = self.source.get("latitude"), self.source.get("longitude")
+        if isinstance(latitude, int | float) and isinstance(longitude, int | float):
+            return f"{latitude:.6f}, {longitude:.6f}"
+        return "координаты не указаны"
+
+    @property
+    def contact(self) -> str:
+        name = self.source.get("first_name")
+        phone = self.source.get("phone_number")
+        return ", ".join(str(part) for part in (name, phone) if part) or "без данных"
+
+
+def _media(reply: Reply) -> _Media | None:
+    for item in reply.attachments:
+        if item.get("type") != "telegram_message":
+            continue
+        try:
+            kind = MessageKind(str(item.get("kind")))
+        except ValueError:
+            kind = MessageKind.OTHER
+        if kind in UPLOADED and not item.get("file_id"):
+            kind = MessageKind.OTHER
+        return _Media(kind, item)
+    return None
+
+
+def _join(text: str, note: str) -> str:
+    return "\n\n".join(part for part in (text.strip(), note) if part)
 
 
 def _classified(error: VKAPIError) -> Exception:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tools.fake_telegram.errors import ApiError, bad_request, status_error
+from tools.fake_telegram.files import photo_sizes, resolve_file
 from tools.fake_telegram.state import FakeState, Webhook
 from tools.fake_telegram.validation import (
     CALLBACK_ANSWER_LIMIT,
     check_caption,
     check_markup,
+    check_parse_mode,
     check_text,
 )
 
@@ -94,7 +97,43 @@ async def send_message(state: FakeState, params: dict[str, Any]) -> Any:
     text = check_text(params.get("text"), params.get("parse_mode"))
     markup = check_markup(params.get("reply_markup"))
     thread = state.thread(chat, params.get("message_thread_id"))
-    return state.bot_message(chat, text=text.strip(), reply_markup=markup, **thread)
+    reply = replied_to(state, chat, params)
+    return state.bot_message(chat, text=text.strip(), reply_markup=markup, **thread, **reply)
+
+
+def replied_to(state: FakeState, chat: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """``reply_to_message`` for a message sent with ``reply_parameters``: Telegram refuses
+    a missing original unless ``allow_sending_without_reply``."""
+    reply = params.get("reply_parameters")
+    if isinstance(reply, str):
+        reply = json.loads(reply)
+    if not isinstance(reply, dict) or "message_id" not in reply:
+        return {}
+    original = state.find_message(chat["id"], reply["message_id"])
+    if original is None:
+        if reply.get("allow_sending_without_reply"):
+            return {}
+        raise bad_request("message to be replied not found")
+    return {"reply_to_message": {k: v for k, v in original.items() if k != "reply_to_message"}}
+
+
+@api_method("sendPhoto")
+async def send_photo(state: FakeState, params: dict[str, Any]) -> Any:
+    """A photo by file id or by URL (see `tools.fake_telegram.files`), with a caption."""
+    chat = state.resolve_chat(params.get("chat_id"))
+    caption = (check_caption(params.get("caption")) or "").strip() or None
+    if caption is not None:
+        check_parse_mode(caption, params.get("parse_mode"))
+    markup = check_markup(params.get("reply_markup"))
+    thread = state.thread(chat, params.get("message_thread_id"))
+    sizes = await photo_sizes(state, params.get("photo"))
+    return state.bot_message(chat, photo=sizes, caption=caption, reply_markup=markup, **thread)
+
+
+@api_method("getFile")
+async def get_file(state: FakeState, params: dict[str, Any]) -> Any:
+    """Where to download a file from: ``/file/bot<token>/<file_path>``."""
+    return resolve_file(state, params.get("file_id")).describe()
 
 
 @api_method("copyMessage")

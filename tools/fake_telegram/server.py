@@ -15,6 +15,7 @@ from aiohttp import ClientSession, web
 from tools.fake_telegram.citizens import Citizen
 from tools.fake_telegram.control import add_control_routes
 from tools.fake_telegram.errors import ApiError, status_error
+from tools.fake_telegram.files import add_file_routes
 from tools.fake_telegram.forum import Operator, delete_topic, forum_group
 from tools.fake_telegram.limits import (
     SENDING_METHODS,
@@ -85,6 +86,7 @@ class FakeTelegram:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._api)
+        add_file_routes(app, self)
         add_control_routes(app, self)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()

@@ -12,6 +12,10 @@ from tools.fake_vk.server import FakeVk
 
 EPILOG = f"""\
 More than {VK_COMMUNITY_LIMIT.calls} API calls a second get VK error 6, as a community token does.
+A citizen's photo (its sizes are served by the fake itself):
+  curl -X POST http://HOST:PORT/_fake/photo -d '{{"peer_id": 7, "text": "Яма во дворе"}}'
+What the community sent (with the photos and documents it uploaded):
+  curl http://HOST:PORT/_fake/sent?peer_id=7
 An outage makes every method and the long poll answer one HTTP status until restored:
   curl -X POST http://HOST:PORT/_fake/outage -d '{{"status": 502}}'
   curl -X POST http://HOST:PORT/_fake/restore

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tools.fake_vk.media import MESSAGES_ALBUM
 from tools.fake_vk.validation import VkError, check_text, param_error, parse_keyboard
 from tools.fake_vk.world import ERROR_MESSAGES, VkWorld
 
 Method = Callable[[VkWorld, dict[str, str], str], Any]
+DOC_UPLOAD_TYPES = frozenset({"doc", "audio_message", "graffiti"})
 
 
 def call(world: VkWorld, method: str, params: dict[str, str], longpoll_url: str) -> Any:
@@ -54,7 +56,32 @@ def send_message(world: VkWorld, params: dict[str, str], _: str) -> Any:
     blocked = world.blocked_code(peer_id)
     if blocked is not None:
         raise VkError(blocked, ERROR_MESSAGES.get(blocked, "Access denied"))
-    return world.store_sent(peer_id, random_id, text, keyboard, attachment).id
+    attachments = world.media.resolve(attachment)
+    return world.store_sent(peer_id, random_id, text, keyboard, attachment, attachments).id
+
+
+def get_messages_upload_server(world: VkWorld, params: dict[str, str], _: str) -> Any:
+    upload_url = world.media.upload_server("photo", _int(params, "peer_id"))
+    return {
+        "album_id": MESSAGES_ALBUM,
+        "upload_url": upload_url,
+        "user_id": 0,
+        "group_id": world.group_id,
+    }
+
+
+def save_messages_photo(world: VkWorld, params: dict[str, str], _: str) -> Any:
+    return world.media.save_messages_photo(params)
+
+
+def get_docs_upload_server(world: VkWorld, params: dict[str, str], _: str) -> Any:
+    if params.get("type", "doc") not in DOC_UPLOAD_TYPES:
+        raise param_error("type is invalid")
+    return {"upload_url": world.media.upload_server("doc", _int(params, "peer_id"))}
+
+
+def save_doc(world: VkWorld, params: dict[str, str], _: str) -> Any:
+    return world.media.save_doc(params)
 
 
 def send_message_event_answer(world: VkWorld, params: dict[str, str], _: str) -> Any:
@@ -94,9 +121,13 @@ def _int(params: dict[str, str], name: str) -> int:
 
 
 METHODS: dict[str, Method] = {
+    "docs.getMessagesUploadServer": get_docs_upload_server,
+    "docs.save": save_doc,
     "groups.getById": get_by_id,
     "groups.getLongPollServer": get_long_poll_server,
     "messages.send": send_message,
     "messages.sendMessageEventAnswer": send_message_event_answer,
+    "photos.getMessagesUploadServer": get_messages_upload_server,
+    "photos.saveMessagesPhoto": save_messages_photo,
     "users.get": get_users,
 }

@@ -23,6 +23,7 @@ def add_routes(app: web.Application, vk: FakeVk) -> None:
         "message",
         "button",
         "attachment",
+        "photo",
         "location",
         "event",
         "fault",
@@ -74,6 +75,16 @@ class Controls:
         body = await _body(request)
         event = self.vk.send_attachment(
             int(body["peer_id"]), str(body["kind"]), str(body.get("text", ""))
+        )
+        return web.json_response(event)
+
+    async def photo(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        event = self.vk.send_photo(
+            int(body["peer_id"]),
+            str(body.get("text", "")),
+            width=int(body.get("width", 1280)),
+            height=int(body.get("height", 960)),
         )
         return web.json_response(event)
 

@@ -20,6 +20,7 @@ from tools.fake_vk.validation import VkError
 from tools.fake_vk.world import ERROR_MESSAGES, Fault, VkWorld
 
 LONGPOLL_MAX_WAIT = 90
+UPLOAD_SIZE_LIMIT = 60 * 1024**2  # above VK's 50 MB for a photo
 
 
 class FakeVk(VkWorld):
@@ -70,14 +71,17 @@ class FakeVk(VkWorld):
         return f"{self.base_url}/lp/wh{self.group_id}"
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=UPLOAD_SIZE_LIMIT)
         app.router.add_route("*", "/method/{method}", self._method)
         app.router.add_route("*", "/lp/{server}", self._longpoll)
+        app.router.add_post("/upload/{kind}/{token}", self._upload)
+        app.router.add_get("/{folder:photos|docs}/{name}", self._file)
         control.add_routes(app, self)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
         self.port = self._runner.addresses[0][1]
+        self.media.base_url = self.base_url
         self._client = aiohttp.ClientSession()
 
     async def close(self) -> None:
@@ -165,6 +169,32 @@ class FakeVk(VkWorld):
         except VkError as error:
             return _error(error.code, error.message, method, params)
         return web.json_response({"response": result})
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        """The upload server an ``upload_url`` points at (see `tools.fake_vk.media`)."""
+        kind = request.match_info["kind"]
+        files: dict[str, tuple[str, bytes]] = {}
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            for name, value in form.items():
+                if isinstance(value, web.FileField):
+                    files[name] = (value.filename, value.file.read())
+        self.record("upload", {"kind": kind, "fields": ",".join(sorted(files))})
+        if self.outage_status is not None:
+            return _down(self.outage_status)
+        fault = self.take_fault("upload")
+        if fault is not None:
+            return _fault_response(request, fault, "upload", {})
+        answer = self.media.receive_upload(kind, request.match_info["token"], files)
+        return web.json_response(answer)
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        """A photo's size or a document, as VK's content servers serve them."""
+        path = f"{request.match_info['folder']}/{request.match_info['name']}"
+        found = self.media.files.get(path)
+        if found is None:
+            return web.Response(status=404, text="<html><h1>404 Not Found</h1></html>")
+        return web.Response(body=found.body(), content_type=found.content_type)
 
     async def _longpoll(self, request: web.Request) -> web.StreamResponse:
         params = await _params(request)

@@ -19,6 +19,7 @@ from tools.fake_vk.limits import (
     RateLimit,
     SlidingWindow,
 )
+from tools.fake_vk.media import Media, Photo
 
 ERROR_MESSAGES = {
     3: "Unknown method passed",
@@ -39,6 +40,9 @@ class SentMessage:
     text: str
     keyboard: dict[str, Any] | None
     attachment: str | None
+    # What ``attachment`` holds: a photo or document of the fake's described with its
+    # size and sha256 (see `tools.fake_vk.media`), anything else only by ``type``/``ref``.
+    attachments: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,7 @@ class VkWorld:
         self._longpoll_failures: deque[int] = deque()
         self._keys: set[str] = set()
         self._next_id = 1
+        self.media = Media(group_id, self._take_id)
         self._conversation_ids: dict[int, int] = defaultdict(int)
         self._changed = asyncio.Event()
 
@@ -112,8 +117,26 @@ class VkWorld:
         return self._message_new(peer_id, label, payload=payload)
 
     def send_attachment(self, peer_id: int, kind: str, text: str = "") -> dict[str, Any]:
+        if kind == "photo":
+            return self.send_photo(peer_id, text)
         item = events.attachment(kind, owner_id=peer_id, item_id=self._take_id())
         return self._message_new(peer_id, text, attachments=[item])
+
+    def send_photo(
+        self,
+        peer_id: int,
+        text: str = "",
+        *,
+        width: int = 1280,
+        height: int = 960,
+        data: bytes | None = None,
+    ) -> dict[str, Any]:
+        """A photo from the citizen, in ``sizes`` whose URLs the fake serves (once
+        started); ``data`` is the photo's bytes, a PNG of the size when None."""
+        photo = self.media.citizen_photo(peer_id, width, height, data)
+        return self._message_new(
+            peer_id, text, attachments=[{"type": "photo", "photo": photo.as_object()}]
+        )
 
     def send_location(self, peer_id: int, latitude: float, longitude: float) -> dict[str, Any]:
         return self._message_new(peer_id, "", geo=events.geo(latitude, longitude))
@@ -182,6 +205,13 @@ class VkWorld:
     def all_sent(self) -> list[SentMessage]:
         return sorted((m for ms in self._sent.values() for m in ms), key=lambda m: m.id)
 
+    def photo(self, ref: str) -> Photo | None:
+        """A photo the fake holds by ``photo<owner_id>_<id>``: a citizen's or uploaded."""
+        for photo in self.media.photos.values():
+            if photo.ref == ref or ref.startswith(photo.ref + "_"):
+                return photo
+        return None
+
     def calls(self, method: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == method]
 
@@ -226,6 +256,7 @@ class VkWorld:
         text: str,
         keyboard: dict[str, Any] | None,
         attachment: str | None,
+        attachments: tuple[dict[str, Any], ...] = (),
     ) -> SentMessage:
         """Store a sent message; a non-zero ``random_id`` repeated to the same peer within
         the window (counted from the first send) returns the first message instead."""
@@ -233,7 +264,9 @@ class VkWorld:
         first = self._by_random_id.get((peer_id, random_id)) if random_id else None
         if first is not None and now - first[0] < self.random_id_window:
             return first[1]
-        message = SentMessage(self._take_id(), peer_id, random_id, text, keyboard, attachment)
+        message = SentMessage(
+            self._take_id(), peer_id, random_id, text, keyboard, attachment, attachments
+        )
         self._sent[peer_id].append(message)
         if random_id:
             self._by_random_id[peer_id, random_id] = (now, message)

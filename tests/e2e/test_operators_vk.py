@@ -1,0 +1,113 @@
+"""Operators and a VK citizen end to end: the bot process as `djinn run` composes it
+(real database, real Redis, the real aiogram and vkbottle clients) against the fake Bot
+API and the fake VK API. A VK citizen asks for an operator, a topic appears in the
+operator group, an operator takes it and answers with text and a photo, and both reach
+the citizen in VK; the citizen's photo reaches the topic as a photo.
+
+The photos make the whole trip: the operator's from the fake Bot API (``getFile`` and
+the download) through VK's upload flow into ``messages.send``; the citizen's from the
+URL VK gives (served by the fake VK) through ``sendPhoto``, which fetches it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from nlu import texts
+from tests.e2e.test_operators import GROUP, QUESTION, Desk, button, running_desk
+from tools.fake_telegram.files import add_photo, file_bytes
+from tools.fake_vk import FakeVk, SentMessage
+
+PEER = 7001
+WIRING = (
+    "the VK transport sent the operator's photo as a note, not as a photo: the VK "
+    "channel has no way to download operators' files from Telegram (bots/vk/runner.py "
+    "must give VkTransport the download of TelegramFiles.from_settings)"
+)
+
+
+def vk_of(desk: Desk) -> FakeVk:
+    assert desk.vk is not None
+    return desk.vk
+
+
+async def wait_vk(vk: FakeVk, peer_id: int, found: Callable[[SentMessage], bool]) -> SentMessage:
+    def first() -> SentMessage | None:
+        return next((m for m in vk.sent_to(peer_id) if found(m)), None)
+
+    await vk.wait_until(lambda: first() is not None, guard=20)
+    message = first()
+    assert message is not None
+    return message
+
+
+async def vk_citizen_asks_for_operator(desk: Desk, peer_id: int) -> None:
+    vk = vk_of(desk)
+    # Like VK, the fake delivers only what arrives after the bot started polling.
+    await vk.wait_until(lambda: vk.calls("longpoll"), guard=20)
+    vk.send_text(peer_id, QUESTION)
+    [answer] = await vk.wait_sent(peer_id, 1, guard=20)
+    assert answer.keyboard is not None
+    [operator] = [
+        b["action"]
+        for row in answer.keyboard["buttons"]
+        for b in row
+        if b["action"]["label"] == texts.BUTTON_OPERATOR
+    ]
+    vk.press_button(peer_id, operator["label"], operator["payload"])
+    await wait_vk(vk, peer_id, lambda m: m.text.startswith(texts.OPERATOR_REQUESTED[:30]))
+    await desk.wait_topic_text("Обращение №")
+
+
+async def test_photos_pass_both_ways_between_an_operator_and_a_vk_citizen(
+    demo_settings, embedder, tmp_path
+):
+    async with running_desk(demo_settings, embedder, tmp_path, with_vk=True) as desk:
+        tg, vk = desk.tg, vk_of(desk)
+        vk.users[PEER] = ("Мария", "Иванова")
+        await vk_citizen_asks_for_operator(desk, PEER)
+        card = desk.card()
+        assert "Гражданин: Мария Иванова" in card["text"]
+        assert " · VK" in tg.topics(GROUP)[0].name
+
+        olga = tg.operator(9001, "Ольга", GROUP)
+        olga.press_button(card, button(card, "ot:"))
+        await wait_vk(vk, PEER, lambda m: m.text == texts.OPERATOR_JOINED)
+        thread = desk.thread()
+        olga.write(thread, "Здравствуйте! Сейчас пришлю образец квитанции.")
+        await wait_vk(vk, PEER, lambda m: "пришлю образец" in m.text)
+
+        # The operator's photo: downloaded from Telegram, uploaded to VK, sent with its
+        # caption.
+        sizes = add_photo(tg.state, width=800, height=600)
+        olga.write_media(thread, photo=sizes, caption="Образец заполнения")
+        sent = await wait_vk(vk, PEER, lambda m: m.text.startswith("Образец заполнения"))
+        assert sent.attachments, WIRING
+        [photo] = sent.attachments
+        original = file_bytes(tg.state, sizes[-1]["file_id"])
+        assert original is not None
+        assert photo["type"] == "photo" and photo["ref"].startswith(f"photo-{vk.group_id}_")
+        assert photo["sha256"] == hashlib.sha256(original).hexdigest()
+        assert sent.text == "Образец заполнения"
+
+        # The citizen's photo: the topic gets the line and the photo itself.
+        event = vk.send_photo(PEER, "Вот моя квитанция", width=1024, height=768)
+        [item] = event["object"]["message"]["attachments"]
+        citizen_photo = vk.photo(f"photo{PEER}_{item['photo']['id']}")
+        assert citizen_photo is not None
+        await desk.wait_topic_text("Гражданин: [фото] Вот моя квитанция")
+        bot_id = tg.state.bot_user["id"]
+
+        def posted_photos() -> list[dict]:
+            return [
+                m
+                for m in tg.topic_messages(GROUP, thread)
+                if m.get("photo") and m["from"]["id"] == bot_id
+            ]
+
+        await tg.wait_until(lambda: bool(posted_photos()), 20, "the citizen's photo in the topic")
+        [posted] = posted_photos()
+        assert file_bytes(tg.state, posted["photo"][-1]["file_id"]) == citizen_photo.data
+        [request] = tg.requests("sendPhoto")
+        assert request.params["photo"] == item["photo"]["sizes"][-1]["url"]
+        assert request.params["photo"].startswith(vk.base_url)

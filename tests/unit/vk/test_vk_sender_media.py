@@ -1,0 +1,198 @@
+"""The VK transport with an operator's media: a photo or a document is taken from
+Telegram, uploaded to VK with vkbottle's uploaders and sent with its caption (against
+the fake VK, which refuses what VK refuses); what VK cannot show becomes a note."""
+
+import hashlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from vkbottle import API
+
+from bots.outbox import Unavailable
+from bots.vk.client import build_api
+from bots.vk.sender import NOT_PASSED, NOT_SHOWN, FileUnavailable, TelegramFiles, VkTransport
+from core.domain import Channel, Reply
+from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram
+from tools.fake_telegram.files import add_photo, file_bytes
+from tools.fake_vk import FakeVk
+from tools.fake_vk.media import png
+
+PEER = 42
+GROUP = -1001234567890
+PHOTO = png(800, 600, label="образец квитанции")
+
+
+@pytest.fixture
+async def api(vk: FakeVk) -> AsyncIterator[API]:
+    api = build_api(vk.token, vk.api_url)
+    yield api
+    await api.http_client.close()
+
+
+class Files:
+    """Telegram's files as the transport downloads them; records what was asked."""
+
+    def __init__(self, **files: bytes | Exception) -> None:
+        self.files = files
+        self.asked: list[str] = []
+
+    async def download(self, file_id: str) -> bytes:
+        self.asked.append(file_id)
+        found = self.files[file_id]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
+def operator_reply(kind: str, caption: str = "", outbox_id: int = 10, **details: Any) -> Reply:
+    source = {"type": "telegram_message", "chat_id": GROUP, "message_id": 5, "kind": kind}
+    return Reply(
+        Channel.VK, str(PEER), caption, outbox_id=outbox_id, attachments=(source | details,)
+    )
+
+
+async def deliver(transport: VkTransport, reply: Reply) -> list[str | None]:
+    parts = transport.split(reply)
+    return [
+        await transport.send_part(reply, i, part, i == len(parts) - 1)
+        for i, part in enumerate(parts)
+    ]
+
+
+async def test_an_operators_photo_reaches_the_citizen_with_its_caption(vk, api):
+    files = Files(op=PHOTO)
+    transport = VkTransport(api, download=files.download)
+
+    [message_id] = await deliver(transport, operator_reply("photo", "Образец", file_id="op"))
+
+    [sent] = vk.sent_to(PEER)
+    assert (str(sent.id), sent.text) == (message_id, "Образец")
+    [photo] = sent.attachments
+    assert photo["type"] == "photo" and photo["sha256"] == hashlib.sha256(PHOTO).hexdigest()
+    assert files.asked == ["op"]
+
+
+async def test_a_photo_without_a_caption_is_sent_alone(vk, api):
+    transport = VkTransport(api, download=Files(op=PHOTO).download)
+
+    await deliver(transport, operator_reply("photo", file_id="op"))
+
+    [sent] = vk.sent_to(PEER)
+    assert sent.text == "" and sent.attachments[0]["type"] == "photo"
+
+
+async def test_a_photo_sent_again_after_a_lost_answer_reaches_the_citizen_once(vk, api):
+    transport = VkTransport(api, download=Files(op=PHOTO).download)
+    reply = operator_reply("photo", "Образец", file_id="op")
+    vk.drop_next("messages.send")
+
+    with pytest.raises(Unavailable):
+        await deliver(transport, reply)
+    await deliver(transport, reply)
+
+    assert len(vk.calls("photos.saveMessagesPhoto")) == 2  # uploaded twice…
+    assert len(vk.sent_to(PEER)) == 1  # …but the fixed random_id keeps it one message
+
+
+async def test_an_operators_document_is_sent_as_a_vk_document(vk, api):
+    data = b"%PDF-1.4\n%bank details\n"
+    transport = VkTransport(api, download=Files(doc=data).download)
+
+    await deliver(
+        transport, operator_reply("document", "Реквизиты", file_id="doc", file_name="рек.pdf")
+    )
+
+    [sent] = vk.sent_to(PEER)
+    [doc] = sent.attachments
+    assert (sent.text, doc["type"], doc["title"], doc["size"]) == (
+        "Реквизиты",
+        "doc",
+        "рек.pdf",
+        len(data),
+    )
+
+
+async def test_a_file_telegram_will_not_give_becomes_a_note(vk, api):
+    files = Files(op=FileUnavailable("Bad Request: file is too big"))
+    transport = VkTransport(api, download=files.download)
+
+    await deliver(transport, operator_reply("photo", "Образец", file_id="op"))
+
+    [sent] = vk.sent_to(PEER)
+    assert sent.text == "Образец\n\n" + NOT_PASSED.format(what="фото")
+    assert sent.attachment is None
+
+
+async def test_a_photo_vk_refuses_becomes_a_note(vk, api):
+    transport = VkTransport(api, download=Files(op=b"not an image").download)
+
+    await deliver(transport, operator_reply("photo", file_id="op"))
+
+    [sent] = vk.sent_to(PEER)
+    assert sent.text == NOT_PASSED.format(what="фото") and sent.attachment is None
+
+
+async def test_telegram_out_of_reach_makes_the_reply_wait(vk, api):
+    transport = VkTransport(api, download=Files(op=aiohttp.ClientConnectionError()).download)
+
+    with pytest.raises(Unavailable, match="Telegram"):
+        await deliver(transport, operator_reply("photo", "Образец", file_id="op"))
+    assert vk.sent_to(PEER) == []
+
+
+async def test_without_a_downloader_the_citizen_is_told_the_photo_did_not_pass(vk, api):
+    transport = VkTransport(api)
+
+    await deliver(transport, operator_reply("photo", "Образец", file_id="op"))
+
+    [sent] = vk.sent_to(PEER)
+    assert sent.text == "Образец\n\n" + NOT_PASSED.format(what="фото")
+
+
+@pytest.mark.parametrize(
+    ("kind", "what"),
+    [("voice", "голосовое сообщение"), ("sticker", "стикер"), ("video", "видео")],
+)
+async def test_what_vk_cannot_show_is_a_note_under_the_caption(vk, api, kind, what):
+    files = Files()
+    transport = VkTransport(api, download=files.download)
+
+    await deliver(transport, operator_reply(kind, "Послушайте", file_id="x"))
+
+    [sent] = vk.sent_to(PEER)
+    assert sent.text == "Послушайте\n\n" + NOT_SHOWN.format(what=what)
+    assert files.asked == []
+
+
+async def test_a_location_and_a_contact_are_written_out(vk, api):
+    transport = VkTransport(api)
+
+    await deliver(transport, operator_reply("location", latitude=55.7558, longitude=37.6173))
+    await deliver(
+        transport,
+        operator_reply("contact", outbox_id=11, first_name="МФЦ", phone_number="+74951234567"),
+    )
+
+    place, contact = vk.sent_to(PEER)
+    assert place.text == "📍 Оператор отправил точку на карте: 55.755800, 37.617300"
+    assert contact.text == "📇 Оператор отправил контакт: МФЦ, +74951234567"
+
+
+async def test_telegram_files_downloads_from_the_bot_api():
+    async with FakeTelegram(rate_limits=None) as tg:
+        [*_, largest] = add_photo(tg.state, width=320, height=240)
+        session = AiohttpSession(api=TelegramAPIServer.from_base(tg.api_url))
+        files = TelegramFiles(Bot(DEFAULT_TOKEN, session=session))
+        try:
+            data = await files.download(largest["file_id"])
+            with pytest.raises(FileUnavailable, match="invalid file_id"):
+                await files.download("AgACAgIAAxkBAAI-unknown")
+        finally:
+            await files.close()
+
+    assert data == file_bytes(tg.state, largest["file_id"])

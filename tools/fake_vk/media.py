@@ -1,0 +1,399 @@
+"""Photos and documents in the fake VK: the ones citizens send (with ``sizes`` whose URLs
+the fake serves itself) and the ones the community uploads to send in messages.
+
+Uploading goes as at VK: ``photos.getMessagesUploadServer`` gives an ``upload_url``; the
+file is POSTed there as the multipart field ``photo``; the answer's ``server``, ``photo``
+and ``hash`` go unchanged to ``photos.saveMessagesPhoto``, which answers the saved photo,
+sent as ``attachment=photo<owner_id>_<id>``. Documents the same way, with
+``docs.getMessagesUploadServer``, the field ``file`` and ``docs.save``. What VK refuses
+is refused: a file that is not a JPEG, PNG or GIF (or has dimensions VK does not take)
+comes back from the upload server as ``"photo": "[]"``, which ``saveMessagesPhoto``
+refuses; a changed ``hash`` is error 121.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import struct
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tools.fake_vk.validation import VkError, param_error
+
+PHOTO_LIMIT = 50 * 1024**2
+PHOTO_SIDES_LIMIT = 14_000  # width + height
+PHOTO_RATIO_LIMIT = 20
+DOC_LIMIT = 200 * 1024**2
+MESSAGES_ALBUM = -64  # where photos uploaded for messages go
+CITIZEN_ALBUM = -3
+# VK's size types, each the largest box it fits a photo into (width, height).
+SIZE_BOXES = (
+    ("s", 75, 75),
+    ("m", 130, 130),
+    ("x", 604, 604),
+    ("y", 807, 807),
+    ("z", 1080, 1024),
+    ("w", 2560, 2048),
+)
+DOC_TYPES = {"txt": 1, "pdf": 1, "doc": 1, "docx": 1, "zip": 2, "rar": 2, "gif": 3, "jpg": 4,
+             "jpeg": 4, "png": 4, "mp3": 5, "ogg": 5, "mp4": 6, "avi": 6}  # fmt: skip
+CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif",
+                 "pdf": "application/pdf"}  # fmt: skip
+UPLOAD_KINDS = ("photo", "doc")
+_REF = re.compile(r"^([a-z_]+?)(-?\d+)_(\d+)(?:_([A-Za-z0-9]+))?$")
+
+
+@dataclass(slots=True)
+class MediaFile:
+    """Bytes the fake serves under ``/photos/`` or ``/docs/``: stored, or a PNG made
+    when first asked for."""
+
+    content_type: str
+    data: bytes | None = None
+    width: int = 0
+    height: int = 0
+    label: str = ""
+
+    def body(self) -> bytes:
+        if self.data is None:
+            self.data = png(self.width, self.height, label=self.label)
+        return self.data
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    owner_id: int
+    id: int
+    access_key: str
+    album_id: int
+    sizes: tuple[dict[str, Any], ...]
+    data: bytes  # the largest size, as uploaded or as the citizen's phone sent it
+    date: int
+
+    @property
+    def ref(self) -> str:
+        return f"photo{self.owner_id}_{self.id}"
+
+    def as_object(self) -> dict[str, Any]:
+        return {
+            "album_id": self.album_id,
+            "date": self.date,
+            "id": self.id,
+            "owner_id": self.owner_id,
+            "access_key": self.access_key,
+            "sizes": [dict(size) for size in self.sizes],
+            "text": "",
+            "has_tags": False,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """What a message carrying this photo is recorded with (no bytes: it is JSON)."""
+        return {
+            "type": "photo",
+            "ref": self.ref,
+            "url": self.sizes[-1]["url"],
+            "width": self.sizes[-1]["width"],
+            "height": self.sizes[-1]["height"],
+            "size": len(self.data),
+            "sha256": hashlib.sha256(self.data).hexdigest(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    owner_id: int
+    id: int
+    access_key: str
+    title: str
+    ext: str
+    url: str
+    data: bytes
+    date: int
+
+    @property
+    def ref(self) -> str:
+        return f"doc{self.owner_id}_{self.id}"
+
+    def as_object(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "owner_id": self.owner_id,
+            "title": self.title,
+            "size": len(self.data),
+            "ext": self.ext,
+            "date": self.date,
+            "type": DOC_TYPES.get(self.ext, 8),
+            "url": self.url,
+            "access_key": self.access_key,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "type": "doc",
+            "ref": self.ref,
+            "title": self.title,
+            "url": self.url,
+            "size": len(self.data),
+            "sha256": hashlib.sha256(self.data).hexdigest(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UploadServer:
+    kind: str  # "photo" or "doc"
+    peer_id: int
+
+
+@dataclass(slots=True)
+class _PendingPhoto:
+    server: int
+    hash: str
+    data: bytes
+    width: int
+    height: int
+    saved: Photo | None = None
+
+
+@dataclass(slots=True)
+class _PendingDoc:
+    data: bytes
+    filename: str
+    saved: Doc | None = None
+
+
+@dataclass
+class Media:
+    """The community's photos and documents, and uploads in progress.
+
+    ``base_url`` is where the fake serves files (``FakeVk`` sets it when it starts);
+    ``take_id`` hands out item ids shared with messages.
+    """
+
+    group_id: int
+    take_id: Callable[[], int]
+    base_url: str = "https://fake-vk.invalid"
+    files: dict[str, MediaFile] = field(default_factory=dict)
+    photos: dict[tuple[int, int], Photo] = field(default_factory=dict)
+    docs: dict[tuple[int, int], Doc] = field(default_factory=dict)
+    upload_servers: dict[str, UploadServer] = field(default_factory=dict)
+    _pending_photos: dict[str, _PendingPhoto] = field(default_factory=dict)
+    _pending_docs: dict[str, _PendingDoc] = field(default_factory=dict)
+
+    # --- citizens' photos -------------------------------------------------------------
+
+    def citizen_photo(
+        self, owner_id: int, width: int = 1280, height: int = 960, data: bytes | None = None
+    ) -> Photo:
+        """A photo a citizen attaches; without ``data`` a PNG of the size is made."""
+        item_id = self.take_id()
+        if data is None:
+            data = png(width, height, label=f"citizen photo {owner_id}_{item_id}")
+        return self._photo(owner_id, item_id, CITIZEN_ALBUM, data, width, height)
+
+    def _photo(
+        self, owner_id: int, item_id: int, album_id: int, data: bytes, width: int, height: int
+    ) -> Photo:
+        ext = "png" if data.startswith(b"\x89PNG") else "gif" if data.startswith(b"GIF") else "jpg"
+        boxes = photo_sizes(width, height)
+        sizes = []
+        for index, (kind, w, h) in enumerate(boxes):
+            name = f"{owner_id}_{item_id}_{kind}.{ext}"
+            if index == len(boxes) - 1:
+                self.files[f"photos/{name}"] = MediaFile(CONTENT_TYPES[ext], data, w, h)
+            else:
+                label = f"photo {owner_id}_{item_id} {kind}"
+                self.files[f"photos/{name}"] = MediaFile("image/png", None, w, h, label)
+            url = f"{self.base_url}/photos/{name}?size={w}x{h}&type=album"
+            sizes.append({"type": kind, "width": w, "height": h, "url": url})
+        photo = Photo(
+            owner_id, item_id, secrets.token_hex(9), album_id, tuple(sizes), data, int(time.time())
+        )
+        self.photos[owner_id, item_id] = photo
+        return photo
+
+    # --- uploading --------------------------------------------------------------------
+
+    def upload_server(self, kind: str, peer_id: int) -> str:
+        """A new upload URL for a ``photo`` or a ``doc`` to send in messages."""
+        token = secrets.token_urlsafe(12)
+        self.upload_servers[token] = UploadServer(kind, peer_id)
+        return f"{self.base_url}/upload/{kind}/{token}"
+
+    def receive_upload(
+        self, kind: str, token: str, files: dict[str, tuple[str, bytes]]
+    ) -> dict[str, Any]:
+        """The upload server's JSON answer to a POST of ``files`` (field → name, bytes)."""
+        server = self.upload_servers.get(token)
+        if server is None or server.kind != kind:
+            return {"error": "ERR_UPLOAD_BAD_URL: invalid upload url"}
+        if kind == "photo":
+            return self._receive_photo(files.get("photo"))
+        upload = files.get("file")
+        if upload is None or not upload[1]:
+            return {"error": "ERR_UPLOAD_FILE_NOT_UPLOADED: file not uploaded"}
+        if len(upload[1]) > DOC_LIMIT:
+            return {"error": "ERR_UPLOAD_FILE_TOO_BIG: file is too big"}
+        key = secrets.token_hex(16)
+        self._pending_docs[key] = _PendingDoc(upload[1], upload[0] or "file")
+        return {"file": key}
+
+    def _receive_photo(self, upload: tuple[str, bytes] | None) -> dict[str, Any]:
+        server, digest = 800_000 + secrets.randbelow(100_000), secrets.token_hex(16)
+        size = image_size(upload[1]) if upload is not None else None
+        if upload is None or size is None or not _photo_fits(len(upload[1]), *size):
+            return {"server": server, "photo": "[]", "hash": digest}
+        key = secrets.token_hex(5)
+        listed = [{"markers_restarted": True, "photo": f"{key}:w", "sizes": [],
+                   "latitude": 0, "longitude": 0, "kid": secrets.token_hex(16)}]  # fmt: skip
+        photo = json.dumps(listed, separators=(",", ":"))
+        self._pending_photos[photo] = _PendingPhoto(server, digest, upload[1], *size)
+        return {"server": server, "photo": photo, "hash": digest}
+
+    def save_messages_photo(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        photo = params.get("photo", "")
+        if not photo:
+            raise param_error("photo is undefined")
+        pending = self._pending_photos.get(photo)
+        if pending is None:
+            raise param_error("photos_list is invalid")
+        if params.get("hash") != pending.hash or params.get("server") != str(pending.server):
+            raise VkError(121, "Invalid hash")
+        if pending.saved is None:
+            pending.saved = self._photo(
+                -self.group_id,
+                self.take_id(),
+                MESSAGES_ALBUM,
+                pending.data,
+                pending.width,
+                pending.height,
+            )
+        return [pending.saved.as_object()]
+
+    def save_doc(self, params: dict[str, str]) -> dict[str, Any]:
+        key = params.get("file", "")
+        if not key:
+            raise param_error("file is undefined")
+        pending = self._pending_docs.get(key)
+        if pending is None:
+            raise param_error("file is invalid")
+        if pending.saved is None:
+            title = params.get("title") or pending.filename
+            ext = title.rsplit(".", 1)[-1].lower() if "." in title else ""
+            item_id = self.take_id()
+            name = f"{-self.group_id}_{item_id}" + (f".{ext}" if ext else "")
+            url = f"{self.base_url}/docs/{name}"
+            content_type = CONTENT_TYPES.get(ext, "application/octet-stream")
+            self.files[f"docs/{name}"] = MediaFile(content_type, pending.data)
+            pending.saved = Doc(
+                -self.group_id,
+                item_id,
+                secrets.token_hex(9),
+                title,
+                ext,
+                url,
+                pending.data,
+                int(time.time()),
+            )
+            self.docs[-self.group_id, item_id] = pending.saved
+        return {"type": "doc", "doc": pending.saved.as_object()}
+
+    # --- attachments of messages the community sends ------------------------------------
+
+    def resolve(self, attachment: str | None) -> tuple[dict[str, Any], ...]:
+        """What ``messages.send``'s ``attachment`` holds; raises as VK does for a photo or
+        document of the community that does not exist or with a wrong access key."""
+        if not attachment:
+            return ()
+        found = []
+        for raw in attachment.split(","):
+            ref = raw.strip()
+            kind, owner_id, item_id, key = _parse_ref(ref)
+            item: Photo | Doc | None = None
+            if kind == "photo":
+                item = self.photos.get((owner_id, item_id))
+            elif kind == "doc":
+                item = self.docs.get((owner_id, item_id))
+            ours = owner_id == -self.group_id and kind in ("photo", "doc")
+            if (item is None and ours) or (item is not None and key and key != item.access_key):
+                raise param_error(f"attachment {ref} is invalid")
+            found.append(item.describe() if item is not None else {"type": kind, "ref": ref})
+        if len(found) > 10:
+            raise param_error("too many attachments")
+        return tuple(found)
+
+
+def _parse_ref(ref: str) -> tuple[str, int, int, str | None]:
+    match = _REF.match(ref)
+    if match is None:
+        raise param_error(f"attachment {ref} is invalid")
+    return match.group(1), int(match.group(2)), int(match.group(3)), match.group(4)
+
+
+def _photo_fits(size: int, width: int, height: int) -> bool:
+    ratio_ok = max(width, height) <= PHOTO_RATIO_LIMIT * min(width, height)
+    return size <= PHOTO_LIMIT and width + height <= PHOTO_SIDES_LIMIT and ratio_ok
+
+
+def photo_sizes(width: int, height: int) -> list[tuple[str, int, int]]:
+    """The sizes VK makes of a ``width`` × ``height`` photo, smallest first; the last is
+    the photo itself (or its largest box)."""
+    sizes: list[tuple[str, int, int]] = []
+    for kind, box_w, box_h in SIZE_BOXES:
+        scale = min(1.0, box_w / width, box_h / height)
+        size = (kind, max(1, round(width * scale)), max(1, round(height * scale)))
+        sizes.append(size)
+        if scale == 1.0:
+            break
+    return sizes
+
+
+def png(width: int, height: int, *, label: str = "") -> bytes:
+    """A valid PNG of one colour; ``label`` (kept in a text chunk and picking the colour)
+    makes files with different labels differ."""
+    seed = zlib.crc32(label.encode())
+    pixel = bytes((seed & 0xFF, (seed >> 8) & 0xFF, (seed >> 16) & 0xFF))
+    raw = (b"\x00" + pixel * width) * height
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"tEXt", b"Comment\x00" + label.encode())
+        + _chunk(b"IDAT", zlib.compress(raw, 6))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG, GIF or JPEG; None for anything else."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
+        width, height = struct.unpack(">II", data[16:24])
+        return (width, height) if width and height else None
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        width, height = struct.unpack("<HH", data[6:10])
+        return (width, height) if width and height else None
+    if data.startswith(b"\xff\xd8"):
+        index = 2
+        while index + 4 <= len(data) and data[index] == 0xFF:
+            marker = data[index + 1]
+            if marker == 0xFF or marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:
+                index += 1 if marker == 0xFF else 2
+                continue
+            (length,) = struct.unpack(">H", data[index + 2 : index + 4])
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                if index + 9 > len(data):
+                    return None
+                height, width = struct.unpack(">HH", data[index + 5 : index + 9])
+                return (width, height) if width and height else None
+            index += 2 + length
+    return None
