@@ -64,6 +64,7 @@ GROUP_WINDOW = 60.0
 RETRY_AFTER_LIMIT = 3600.0  # a 429 asking longer than this is not waited out in place
 SUGGESTIONS = 3  # FAQ entries offered on a card
 SUGGESTION_LABEL = 48
+CAPTION_LIMIT = 1024  # Telegram's limit for a photo's caption
 
 # Callback data of the card's buttons: «<action>:<conversation>[:<entry>]».
 TAKE, RETURN, CLOSE, FAQ = "ot", "ob", "oc", "of"
@@ -421,9 +422,16 @@ class OperatorDesk:
             if source is not None:
                 posted = await self._copy(topic, int(message.chat_id), source)
         if posted is None:
-            posted = await self._send(topic, f"Гражданин: {describe(kind, message.text)}")
-            for url in _photo_urls(message.attachments):
-                await self._photo(topic, url)
+            line = f"Гражданин: {describe(kind, message.text)}"
+            photos = _photo_urls(message.attachments)
+            if photos:
+                # One post per photo, the first with the line as its caption, so a retry
+                # after a failed photo repeats no separate line.
+                posted = await self._photo(topic, photos[0], line[:CAPTION_LIMIT])
+                for url in photos[1:]:
+                    await self._photo(topic, url)
+            else:
+                posted = await self._send(topic, line)
         async with self._sessions.begin() as session:
             await session.execute(
                 update(Message).where(Message.id == message.id).values(external_id=str(posted))
@@ -507,12 +515,15 @@ class OperatorDesk:
         )
         return copied.message_id
 
-    async def _photo(self, topic: TopicRef, url: str) -> None:
-        await self._call(
+    async def _photo(self, topic: TopicRef, url: str, caption: str | None = None) -> int:
+        sent = await self._call(
             topic.group,
-            lambda: self._bot.send_photo(topic.group, url, message_thread_id=topic.thread_id),
+            lambda: self._bot.send_photo(
+                topic.group, url, caption=caption, message_thread_id=topic.thread_id
+            ),
             thread=True,
         )
+        return sent.message_id
 
     def _pacer(self, group: int) -> Pacer:
         if self._shared_pacer is not None:
