@@ -336,3 +336,191 @@ async def test_handling_an_entry_whose_events_were_applied_acknowledges_it(sessi
 
     assert done and handler.applied == []
     assert await streams.backlog() == 0
+
+
+class Spy(HandoffConsumer):
+    """A consumer that notes each acknowledgement (the entries acknowledged together)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.acks: list[list[Entry]] = []
+
+    def acknowledged(self, entries) -> None:
+        self.acks.append(list(entries))
+
+
+class CountingEvents(HandoffEventRepository):
+    """The repository, counting the reads of each conversation's pending events."""
+
+    def __init__(self, sessions) -> None:
+        super().__init__(sessions)
+        self.reads: list[int] = []
+
+    async def pending(self, conversation_id: int) -> list[StoredEvent]:
+        self.reads.append(conversation_id)
+        return await super().pending(conversation_id)
+
+
+async def take(streams, name: str) -> list[Entry]:
+    """What a consumer called ``name`` reads: both streams' new entries, in stream order."""
+    got = await streams.redis.xreadgroup(
+        GROUP, name, dict.fromkeys(streams.streams, ">"), count=100
+    )
+    entries = []
+    for stream, messages in got:
+        for entry_id, fields in messages:
+            entries.append(
+                Entry(
+                    stream.decode(),
+                    entry_id.decode(),
+                    int(fields[b"conversation"]),
+                    int(fields[b"event"]),
+                )
+            )
+    return entries
+
+
+async def test_a_batchs_urgent_entries_are_handled_before_its_normal_ones(sessions, streams):
+    conversations = [await new_conversation(sessions) for _ in range(5)]
+    normal = [await store(sessions, c) for c in conversations[:3]]
+    urgent = [await store(sessions, c, priority=int(Priority.HIGH)) for c in conversations[3:]]
+    await relay(streams, sessions).publish()
+    await streams.ensure_group()
+    entries = await take(streams, "c1")
+    normal_first = sorted(entries, key=lambda e: e.stream == streams.urgent)
+    handler = Recorder()
+    one_at_a_time = ConsumerPolicy(concurrency=1, retry_delay=0.3, block=0.1)
+
+    assert await consumer(streams, sessions, handler, policy=one_at_a_time).handle(*normal_first)
+
+    assert handler.ids() == [*urgent, *normal]
+    assert await streams.backlog() == 0
+
+
+async def test_a_batch_is_read_urgent_first_and_filled_with_normal_entries(sessions, streams):
+    conversations = [await new_conversation(sessions) for _ in range(6)]
+    normal = [await store(sessions, c) for c in conversations[:4]]
+    urgent = [await store(sessions, c, priority=int(Priority.HIGH)) for c in conversations[4:]]
+    await relay(streams, sessions).publish()
+    handler = Recorder()
+    batch_of_three = ConsumerPolicy(concurrency=1, retry_delay=0.3, block=0.1, batch=3)
+    spy = Spy(streams, HandoffEventRepository(sessions), handler, "c1", batch_of_three)
+
+    async with running(spy):
+        await wait_for(lambda: all_applied(sessions))
+        await wait_for(lambda: _backlog_is(streams, 0))
+
+    assert handler.ids() == [*urgent, *normal]
+
+
+async def test_a_conversations_entries_of_a_batch_are_acknowledged_together(sessions, streams):
+    busy, other = await new_conversation(sessions), await new_conversation(sessions)
+    events = [await store(sessions, busy) for _ in range(3)]
+    single = await store(sessions, other)
+    await relay(streams, sessions).publish()
+    handler = Recorder()
+    repository = CountingEvents(sessions)
+    spy = Spy(streams, repository, handler, "c1", FAST)
+
+    async with running(spy):
+        await wait_for(lambda: all_applied(sessions))
+        await wait_for(lambda: _backlog_is(streams, 0))
+
+    assert [e.id for e in handler.applied if e.conversation_id == busy] == events
+    assert sorted(handler.ids()) == sorted([*events, single])
+    assert sorted(repository.reads) == sorted([busy, other])  # one read a conversation
+    by_conversation = sorted([e.conversation_id for e in ack] for ack in spy.acks)
+    assert by_conversation == sorted([[busy] * 3, [other]])  # one acknowledgement each
+    assert not await streams.redis.exists(f"{streams.lock_prefix}{busy}")  # released
+
+
+async def test_entries_of_events_it_applied_are_acknowledged_without_a_read(sessions, streams):
+    conversation = await new_conversation(sessions)
+    events = [await store(sessions, conversation) for _ in range(3)]
+    await relay(streams, sessions).publish()
+    await streams.ensure_group()
+    first, *later = await take(streams, "c1")
+    repository = CountingEvents(sessions)
+    handler = Recorder()
+    spy = Spy(streams, repository, handler, "c1", FAST)
+
+    assert await spy.handle(first)  # applies all three events
+    assert await spy.handle(*later)  # the events of these are known applied
+
+    assert handler.ids() == events
+    assert repository.reads == [conversation]
+    assert [len(ack) for ack in spy.acks] == [1, 2]
+    assert await streams.backlog() == 0
+
+
+async def test_a_failed_conversations_entries_stay_and_are_claimed_again(sessions, streams):
+    failing, fine = await new_conversation(sessions), await new_conversation(sessions)
+    failing_events = [await store(sessions, failing) for _ in range(2)]
+    fine_event = await store(sessions, fine)
+    await relay(streams, sessions).publish()
+    await streams.ensure_group()
+    entries = await take(streams, "c1")
+    handler = Recorder()
+    handler.temporary_failures = 1  # the first event tried fails: the failing conversation's
+    spy = Spy(streams, HandoffEventRepository(sessions), handler, "c1", FAST)
+
+    assert not await spy.handle(*entries)
+
+    assert handler.ids() == [fine_event]
+    pending = await streams.redis.xpending_range(streams.normal, GROUP, "-", "+", 10)
+    left = {e.id for e in entries if e.conversation_id == failing}
+    assert {p["message_id"].decode() for p in pending} == left  # not acknowledged
+    assert await streams.backlog() == 2
+    assert not await streams.redis.exists(f"{streams.lock_prefix}{failing}")  # released
+
+    async with running(spy):  # claims them once idle for retry_delay
+        await wait_for(lambda: all_applied(sessions))
+        await wait_for(lambda: _backlog_is(streams, 0))
+
+    assert handler.ids() == [fine_event, *failing_events]
+    assert sorted(e.id for e in spy.acks[-1]) == sorted(left)
+
+
+async def test_the_lock_is_kept_while_applying_outlasts_its_ttl(sessions, streams):
+    conversation = await new_conversation(sessions)
+    await store(sessions, conversation)
+    await relay(streams, sessions).publish()
+    await streams.ensure_group()
+    entries = await take(streams, "c1")
+    key = f"{streams.lock_prefix}{conversation}"
+    held: list[bool] = []
+
+    class Slow(Recorder):
+        async def apply(self, event: StoredEvent) -> None:
+            await asyncio.sleep(0.5)  # more than twice the lock's ttl
+            held.append(bool(await streams.redis.exists(key)))
+            await super().apply(event)
+
+    short = ConsumerPolicy(concurrency=1, retry_delay=5.0, block=0.1, lock_ttl=0.2)
+
+    assert await consumer(streams, sessions, Slow(), policy=short).handle(*entries)
+
+    assert held == [True]
+    assert not await streams.redis.exists(key)
+
+
+async def test_a_slow_consumer_takes_few_entries_so_urgent_ones_overtake(sessions, streams):
+    conversations = [await new_conversation(sessions) for _ in range(8)]
+    normal = [await store(sessions, c) for c in conversations[:7]]
+    await relay(streams, sessions).publish()
+    handler = Recorder()
+    handler.delay = 0.1  # a conversation takes far longer than the batch window
+    slow = ConsumerPolicy(concurrency=1, retry_delay=5.0, block=0.1, batch=32, batch_window=0.05)
+
+    async def two_applied() -> bool:
+        return len(handler.applied) >= 2
+
+    async with running(consumer(streams, sessions, handler, policy=slow)):
+        await wait_for(two_applied)
+        urgent = await store(sessions, conversations[7], priority=int(Priority.HIGH))
+        await relay(streams, sessions).publish()
+        await wait_for(lambda: all_applied(sessions))
+        await wait_for(lambda: _backlog_is(streams, 0))
+
+    assert sorted(handler.ids()) == sorted([*normal, urgent])
+    assert handler.ids().index(urgent) <= 4  # not behind all the normal ones it had taken
