@@ -377,10 +377,12 @@ def classify_duplicates(
     found += [("card", "sendMessage", _CARD, c) for c in count.duplicate_cards]
     for what, method, pattern, conversation in found:
         first = _first_success(fake, method, conversation, pattern)
-        gaps = [k - first for k in kills if first is not None and 0 <= k - first <= window]
+        # A kill's time is taken just before the signal is sent: a call already on the
+        # wire may reach the fake a few milliseconds after it.
+        gaps = [k - first for k in kills if first is not None and -0.2 <= k - first <= window]
         if gaps:
             after_kill.append(
-                f"{what} of №{conversation} ({min(gaps) * 1000:.0f} ms before a kill)"
+                f"{what} of №{conversation} ({min(gaps, key=abs) * 1000:.0f} ms before a kill)"
             )
         else:
             unexplained.append(f"{what} of №{conversation}")

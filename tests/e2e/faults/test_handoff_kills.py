@@ -136,7 +136,7 @@ async def test_every_escalation_reaches_the_group_once_when_the_bot_is_killed(
     # or card posted in the instant before a kill, before it was recorded, is posted
     # again (bots/telegram/operators.py). At most the calls in flight at a kill repeat.
     in_flight = ConsumerPolicy().concurrency
-    assert duplicates.after_kill <= in_flight * len(kills), f"{text}\n{bot.tail()}"
+    assert len(duplicates.after_kill) <= in_flight * len(kills), f"{text}\n{bot.tail()}"
     assert not not_told, f"citizens never told that an operator was asked: {not_told}"
     assert backlog == Backlog(0, 0, len(ids)), text
 
