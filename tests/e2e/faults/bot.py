@@ -38,6 +38,9 @@ class BotProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    # The module run as ``python -m <module> bot <channel>``.
+    module = "bots.cli"
+
     @property
     def returncode(self) -> int | None:
         return self._process.returncode if self._process else None
@@ -53,7 +56,7 @@ class BotProcess:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "bots.cli",
+                self.module,
                 "bot",
                 self.channel,
                 cwd=ROOT,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import sys
 import time
 import uuid
 from collections import Counter
@@ -25,7 +24,6 @@ from sqlalchemy import text
 from core.db import create_engine
 from nlu import texts
 from nlu.payloads import Action, decode
-from tests.conftest import ROOT
 from tests.e2e.faults.bot import BotProcess, bot_environment
 from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from tools.fake_telegram.limits import RateLimits
@@ -47,27 +45,7 @@ _CITIZEN = "Гражданин: "
 class HandoffBot(BotProcess):
     """`BotProcess` running ``djinn`` through `tests.e2e.faults.handoff_bot`."""
 
-    async def start(self) -> None:
-        assert self.returncode is not None or self._process is None, "the bot is running"
-        self._stop_watcher()
-        self.starts += 1
-        with self.log_path.open("ab") as log:
-            log.write(f"\n=== handoff harness: start #{self.starts} ===\n".encode())
-            self._offset = log.tell()
-            self._spawned_at, self.ready_at = time.monotonic(), None
-            self._process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "tests.e2e.faults.handoff_bot",
-                "bot",
-                self.channel,
-                cwd=ROOT,
-                env=self.env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-        self._watcher = asyncio.create_task(self._watch_ready())
+    module = "tests.e2e.faults.handoff_bot"
 
 
 def handoff_environment(
