@@ -253,6 +253,8 @@ class HandoffConsumer:
         slots = asyncio.Semaphore(self._policy.concurrency)
         running: set[asyncio.Task[bool]] = set()
         failures = 0
+        with contextlib.suppress(RedisError):  # unreachable now: the loop retries it
+            await self._streams.ensure_group()
         try:
             while not stop.is_set():
                 await slots.acquire()  # reserved for the batch's first conversation
@@ -264,12 +266,17 @@ class HandoffConsumer:
                     failures = 0
                 except Exception as error:
                     slots.release()
+                    if isinstance(error, ResponseError) and "NOGROUP" in str(error):
+                        # Redis lost the streams (restarted without its data): make them
+                        # again; the relay republishes what was not applied.
+                        log.info("handoff streams missing in Redis: creating them")
+                        with contextlib.suppress(RedisError):
+                            await self._streams.ensure_group()
+                        await wait_any(0.05, stop)
+                        continue
                     failures += 1
                     if failures == 1:
                         log.warning("handoff queue unreadable: %s", type(error).__name__)
-                    if isinstance(error, ResponseError) and "NOGROUP" in str(error):
-                        with contextlib.suppress(RedisError):
-                            await self._streams.ensure_group()
                     await wait_any(min(0.2 * failures, 5.0), stop)
                     continue
                 running = {task for task in running if not task.done()}
