@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tools.fake_telegram.errors import ApiError, bad_request, status_error
-from tools.fake_telegram.files import photo_sizes, resolve_file
+from tools.fake_telegram.files import media_file, photo_sizes, resolve_file
 from tools.fake_telegram.state import FakeState, Webhook
 from tools.fake_telegram.validation import (
     CALLBACK_ANSWER_LIMIT,
@@ -119,15 +120,73 @@ def replied_to(state: FakeState, chat: dict[str, Any], params: dict[str, Any]) -
 
 @api_method("sendPhoto")
 async def send_photo(state: FakeState, params: dict[str, Any]) -> Any:
-    """A photo by file id or by URL (see `tools.fake_telegram.files`), with a caption."""
+    """A photo uploaded, by file id or by URL (see `tools.fake_telegram.files`), with a
+    caption."""
     chat = state.resolve_chat(params.get("chat_id"))
+    caption = _caption(params)
+    markup = check_markup(params.get("reply_markup"))
+    thread = state.thread(chat, params.get("message_thread_id"))
+    reply = replied_to(state, chat, params)
+    sizes = await photo_sizes(state, params.get("photo"))
+    return state.bot_message(
+        chat, photo=sizes, caption=caption, reply_markup=markup, **thread, **reply
+    )
+
+
+@api_method("sendDocument")
+async def send_document(state: FakeState, params: dict[str, Any]) -> Any:
+    """A file uploaded, by file id or by URL (a GIF, PDF or ZIP), with a caption."""
+    return await _send_file(state, params, "document")
+
+
+@api_method("sendVoice")
+async def send_voice(state: FakeState, params: dict[str, Any]) -> Any:
+    """A voice message uploaded, by file id or by URL (OGG, MP3 or M4A), with a caption."""
+    return await _send_file(state, params, "voice")
+
+
+async def _send_file(state: FakeState, params: dict[str, Any], kind: str) -> Any:
+    chat = state.resolve_chat(params.get("chat_id"))
+    caption = _caption(params)
+    markup = check_markup(params.get("reply_markup"))
+    thread = state.thread(chat, params.get("message_thread_id"))
+    reply = replied_to(state, chat, params)
+    media = await media_file(state, kind, params.get(kind), duration=params.get("duration", 0))
+    content = {kind: media, "caption": caption}
+    return state.bot_message(chat, **content, reply_markup=markup, **thread, **reply)
+
+
+def _caption(params: dict[str, Any]) -> str | None:
+    """A media message's caption (None when empty), checked as Telegram checks it."""
     caption = (check_caption(params.get("caption")) or "").strip() or None
     if caption is not None:
         check_parse_mode(caption, params.get("parse_mode"))
+    return caption
+
+
+@api_method("sendLocation")
+async def send_location(state: FakeState, params: dict[str, Any]) -> Any:
+    chat = state.resolve_chat(params.get("chat_id"))
+    latitude = _coordinate(params, "latitude", 90)
+    longitude = _coordinate(params, "longitude", 180)
     markup = check_markup(params.get("reply_markup"))
     thread = state.thread(chat, params.get("message_thread_id"))
-    sizes = await photo_sizes(state, params.get("photo"))
-    return state.bot_message(chat, photo=sizes, caption=caption, reply_markup=markup, **thread)
+    reply = replied_to(state, chat, params)
+    location = {"latitude": latitude, "longitude": longitude}
+    return state.bot_message(chat, location=location, reply_markup=markup, **thread, **reply)
+
+
+def _coordinate(params: dict[str, Any], name: str, bound: float) -> float:
+    value = params.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise bad_request(f"{name} is empty")
+    try:
+        number = math.nan if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or abs(number) > bound:
+        raise bad_request("wrong location specified")
+    return number
 
 
 @api_method("getFile")

@@ -1,17 +1,36 @@
 """Reading Bot API parameters from the query string and JSON, urlencoded or multipart bodies.
 
 Form bodies carry every value as a string (aiogram JSON-encodes lists and objects), so
-known fields are coerced to the types the real server would read them as.
+known fields are coerced to the types the real server would read them as. A file uploaded
+in a multipart body becomes an `Upload`, under the field it was posted as or under the
+field naming it with ``attach://<field>`` (as aiogram sends files).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from tools.fake_telegram.errors import bad_request
+from tools.fake_telegram.errors import ApiError, bad_request
+
+UPLOAD_LIMIT = 50 * 1024**2  # a bot uploads files of up to 50 MB
+_ATTACH = "attach://"
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file posted in a multipart body."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+    def __str__(self) -> str:
+        return f"file:{self.filename}"
+
 
 INT_FIELDS = frozenset(
     {
@@ -25,6 +44,7 @@ INT_FIELDS = frozenset(
         "reply_to_message_id",
         "user_id",
         "icon_color",
+        "duration",
     }
 )
 CHAT_FIELDS = frozenset({"chat_id", "from_chat_id"})
@@ -55,8 +75,20 @@ JSON_FIELDS = frozenset(
 async def read_params(request: web.Request) -> dict[str, Any]:
     params: dict[str, Any] = dict(request.query)
     if request.body_exists:
-        params.update(await _read_body(request))
+        try:
+            params.update(await _read_body(request))
+        except web.HTTPRequestEntityTooLarge:
+            raise entity_too_large() from None
     return {key: coerce(key, value) for key, value in params.items()}
+
+
+def recordable(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` as a request is recorded: an upload as ``file:<name>``, not its bytes."""
+    return {key: str(v) if isinstance(v, Upload) else v for key, v in params.items()}
+
+
+def entity_too_large() -> ApiError:
+    return ApiError(413, "Request Entity Too Large")
 
 
 async def _read_body(request: web.Request) -> dict[str, Any]:
@@ -69,12 +101,26 @@ async def _read_body(request: web.Request) -> dict[str, Any]:
             raise bad_request("JSON object expected")
         return body
     if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await request.post()
-        return {
-            key: value if isinstance(value, str) else f"file:{getattr(value, 'filename', '')}"
-            for key, value in form.items()
-        }
+        return _read_form(await request.post())
     return {}
+
+
+def _read_form(form: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    uploads: dict[str, Upload] = {}
+    for key, value in form.items():
+        if isinstance(value, web.FileField):
+            data = value.file.read()
+            if len(data) > UPLOAD_LIMIT:
+                raise entity_too_large()
+            uploads[key] = Upload(value.filename or key, value.content_type, data)
+        else:
+            fields[key] = value
+    for key, value in fields.items():
+        attached = str(value).removeprefix(_ATTACH)
+        if attached != value and attached in uploads:
+            fields[key] = uploads.pop(attached)
+    return uploads | fields
 
 
 def coerce(key: str, value: Any) -> Any:

@@ -25,11 +25,13 @@ from tools.fake_telegram.limits import (
     RateLimits,
 )
 from tools.fake_telegram.methods import METHODS, Method
-from tools.fake_telegram.params import read_params
+from tools.fake_telegram.params import UPLOAD_LIMIT, read_params, recordable
 from tools.fake_telegram.state import FakeState, Fault, RecordedRequest, Topic
 from tools.fake_telegram.webhook import deliver_updates
 
 DEFAULT_TOKEN = "123456789:AAFakeTelegramTokenForDjinnTests0000"
+# A request may carry a file of up to UPLOAD_LIMIT and the other fields of a message.
+BODY_LIMIT = UPLOAD_LIMIT + 1024**2
 
 
 class FakeTelegram:
@@ -84,7 +86,7 @@ class FakeTelegram:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=BODY_LIMIT)
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         add_file_routes(app, self)
         add_control_routes(app, self)
@@ -133,7 +135,7 @@ class FakeTelegram:
         except ApiError as error:
             self.state.record(method, {}).status = error.code
             return _error(error)
-        record = self.state.record(method, params)
+        record = self.state.record(method, recordable(params))
         fault = self.state.take_fault(method)
         if fault is not None and fault.status is None:
             assert request.transport is not None
@@ -167,7 +169,7 @@ class FakeTelegram:
         params: dict[str, Any] = {}
         with contextlib.suppress(ApiError):
             params = await read_params(request)
-        self.state.record(request.match_info["method"], params).status = error.code
+        self.state.record(request.match_info["method"], recordable(params)).status = error.code
         return _error(error)
 
     # --- driving the fake from tests ---

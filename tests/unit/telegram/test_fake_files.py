@@ -7,32 +7,17 @@ from collections.abc import AsyncIterator
 import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 from aiohttp import ClientResponseError, web
 
+from tests.unit.telegram import group_fixtures
+from tests.unit.telegram.group_fixtures import GROUP, from_base
 from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram, RateLimits
 from tools.fake_telegram.files import add_photo, file_bytes, image_size, png
 
-GROUP = -1001234567890
+tg, bot = group_fixtures.tg, group_fixtures.bot  # the fixtures, shared
+
 PHOTO = png(640, 480, label="квитанция")
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(rate_limits=None) as fake:
-        fake.operator_group(GROUP)
-        yield fake
-
-
-@pytest.fixture
-async def bot(tg: FakeTelegram) -> AsyncIterator[Bot]:
-    async with Bot(DEFAULT_TOKEN, session=AiohttpSession(api=from_base(tg))) as client:
-        yield client
-
-
-def from_base(tg: FakeTelegram) -> TelegramAPIServer:
-    return TelegramAPIServer.from_base(tg.api_url)
 
 
 @pytest.fixture
