@@ -27,6 +27,7 @@ from datetime import datetime, tzinfo
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from aiogram import Bot
 from aiogram.exceptions import (
     TelegramBadRequest,
@@ -34,11 +35,17 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyParameters,
+)
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.outbox import Pacer
+from bots.text import split_text, utf16_len
 from core.db import SessionFactory
 from core.domain import Channel, ConversationStatus, MessageKind
 from core.models import Conversation, HandoffCase, Message, OperatorTopic, as_utc, utcnow
@@ -65,11 +72,27 @@ RETRY_AFTER_LIMIT = 3600.0  # a 429 asking longer than this is not waited out in
 SUGGESTIONS = 3  # FAQ entries offered on a card
 SUGGESTION_LABEL = 48
 CAPTION_LIMIT = 1024  # Telegram's limit for a photo's caption
+UPLOAD_LIMIT = 50 * 1024**2  # the largest file a bot may upload
+DOWNLOAD_TIMEOUT = 60
+# A VK citizen's attachments posted as files, the first with the message's line as caption.
+_CAPTIONED = frozenset({"photo", "sticker", "doc", "audio_message"})
+_ATTACHMENT_NAMES = {
+    "photo": "фото",
+    "sticker": "стикер",
+    "doc": "документ",
+    "audio_message": "голосовое сообщение",
+    "video": "видео",
+    "audio": "аудиозапись",
+}
 
 # Callback data of the card's buttons: «<action>:<conversation>[:<entry>]».
 TAKE, RETURN, CLOSE, FAQ = "ot", "ob", "oc", "of"
 
 Suggest = Callable[[str], Awaitable[list[tuple[int, str]]]]
+
+
+class DownloadFailed(Exception):
+    """A citizen's file could not be fetched from the channel."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,20 +445,88 @@ class OperatorDesk:
             if source is not None:
                 posted = await self._copy(topic, int(message.chat_id), source)
         if posted is None:
-            line = f"Гражданин: {describe(kind, message.text)}"
-            photos = _photo_urls(message.attachments)
-            if photos:
-                # One post per photo, the first with the line as its caption, so a retry
-                # after a failed photo repeats no separate line.
-                posted = await self._photo(topic, photos[0], line[:CAPTION_LIMIT])
-                for url in photos[1:]:
-                    await self._photo(topic, url)
-            else:
-                posted = await self._send(topic, line)
+            posted = await self._relay_attachments(topic, kind, message)
         async with self._sessions.begin() as session:
             await session.execute(
                 update(Message).where(Message.id == message.id).values(external_id=str(posted))
             )
+
+    async def _relay_attachments(
+        self, topic: TopicRef, kind: MessageKind, message: Message
+    ) -> int:
+        """A message from a channel whose files Telegram cannot copy (VK): the line of
+        text, then each file posted as what it is. The first photo, document or voice
+        message carries the line as its caption, so a retry after a failed post repeats
+        no separate line; a file that cannot be fetched is shown by its link."""
+        items = [a for a in message.attachments or () if isinstance(a, dict)]
+        links = [
+            f"{_ATTACHMENT_NAMES.get(str(a.get('type')), 'вложение')}: {a['url']}"
+            for a in items
+            if a.get("type") in ("video", "audio") and a.get("url")
+        ]
+        line = "\n".join([f"Гражданин: {describe(kind, message.text)}", *links])
+        caption: str | None = line
+        first: int | None = None
+        captioned = any(a.get("type") in _CAPTIONED and a.get("url") for a in items)
+        if not captioned or utf16_len(line) > CAPTION_LIMIT:
+            first, caption = await self._send_long(topic, line), None
+        for item in items:
+            posted = await self._attachment(topic, item, caption)
+            if posted is not None and caption is not None:
+                first, caption = posted, None
+        if first is None:  # nothing could carry the caption
+            first = await self._send_long(topic, line)
+        return first
+
+    async def _send_long(self, topic: TopicRef, text: str) -> int:
+        """Text of any length, in as many messages as it takes; the first one's id."""
+        ids = [await self._send(topic, part) for part in split_text(text)]
+        return ids[0]
+
+    async def _attachment(
+        self, topic: TopicRef, item: dict[str, Any], caption: str | None
+    ) -> int | None:
+        """One of a VK citizen's files in the topic; None when it is not posted (no file,
+        or one that cannot be fetched: then its link is posted instead, with ``caption``)."""
+        kind, url = item.get("type"), item.get("url")
+        if kind == "geo":
+            latitude, longitude = item.get("latitude"), item.get("longitude")
+            if not isinstance(latitude, int | float) or not isinstance(longitude, int | float):
+                return None
+            return await self._location(topic, float(latitude), float(longitude))
+        if kind not in _CAPTIONED or not isinstance(url, str):
+            return None
+        try:
+            if kind in ("photo", "sticker"):  # Telegram fetches the image itself
+                return await self._photo(topic, url, caption)
+            data = await self._download(url)
+            if kind == "doc":
+                file = BufferedInputFile(data, filename=str(item.get("title") or "document"))
+                return await self._upload(topic, "document", file, caption)
+            file = BufferedInputFile(data, filename="voice.ogg")
+            return await self._upload(topic, "voice", file, caption)
+        except (DownloadFailed, TelegramBadRequest) as error:
+            reason = error.message if isinstance(error, TelegramBadRequest) else str(error)
+            log.info("a citizen's %s could not be posted: %s", kind, reason)
+            note = f"{caption}\n" if caption else ""
+            text = f"{note}({_ATTACHMENT_NAMES[kind]} не удалось переслать: {url})"
+            return await self._send(topic, text)
+
+    async def _download(self, url: str) -> bytes:
+        """A citizen's file from VK's content servers, up to what a bot may upload."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in self._bot.session.stream_content(
+                url, timeout=DOWNLOAD_TIMEOUT, raise_for_status=True
+            ):
+                size += len(chunk)
+                if size > UPLOAD_LIMIT:
+                    raise DownloadFailed(f"larger than {UPLOAD_LIMIT // 1024**2} MB")
+                chunks.append(chunk)
+        except (OSError, TimeoutError, aiohttp.ClientError) as error:
+            raise DownloadFailed(type(error).__name__) from error
+        return b"".join(chunks)
 
     async def _relay_edit(self, event: StoredEvent) -> None:
         """The citizen's edit, as a reply to the message as the operators first saw it."""
@@ -448,7 +539,8 @@ class OperatorDesk:
         original = int(message.external_id) if message and message.external_id else None
         text = f"✏️ Гражданин исправил сообщение: {event.payload.get('text', '')}"
         try:
-            await self._send(topic, text, reply_to=original)
+            for index, part in enumerate(split_text(text)):
+                await self._send(topic, part, reply_to=original if index == 0 else None)
         except ThreadGone:
             await self._forget_topic(event.conversation_id)
 
@@ -525,6 +617,27 @@ class OperatorDesk:
         )
         return sent.message_id
 
+    async def _location(self, topic: TopicRef, latitude: float, longitude: float) -> int:
+        sent = await self._call(
+            topic.group,
+            lambda: self._bot.send_location(
+                topic.group, latitude, longitude, message_thread_id=topic.thread_id
+            ),
+            thread=True,
+        )
+        return sent.message_id
+
+    async def _upload(
+        self, topic: TopicRef, kind: str, file: BufferedInputFile, caption: str | None
+    ) -> int:
+        method = self._bot.send_document if kind == "document" else self._bot.send_voice
+        sent = await self._call(
+            topic.group,
+            lambda: method(topic.group, file, caption=caption, message_thread_id=topic.thread_id),
+            thread=True,
+        )
+        return sent.message_id
+
     def _pacer(self, group: int) -> Pacer:
         if self._shared_pacer is not None:
             return self._shared_pacer
@@ -585,12 +698,3 @@ def _telegram_message_id(dedup_key: str | None) -> int | None:
         return None
     tail = dedup_key.rsplit(":", 1)[1]
     return int(tail) if tail.isdigit() else None
-
-
-def _photo_urls(attachments: list[Any] | None) -> list[str]:
-    """Photos a citizen sent on another channel, by URL (VK gives them so)."""
-    urls = []
-    for item in attachments or ():
-        if isinstance(item, dict) and item.get("type") == "photo" and item.get("url"):
-            urls.append(str(item["url"]))
-    return urls

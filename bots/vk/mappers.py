@@ -50,6 +50,18 @@ def event_to_message(event: Any, display_name: str | None = None) -> IncomingMes
     return None
 
 
+def event_to_edit(event: Any) -> IncomingMessage | None:
+    """A citizen's edit (``message_edit``, whose object is the message itself, with the
+    id of the message edited and its new text) as the message with that ``dedup_key``;
+    None for any other event and for edits of our own messages."""
+    if not isinstance(event, dict) or event.get("type") != "message_edit":
+        return None
+    obj = event.get("object")
+    if not isinstance(obj, dict):
+        raise MalformedEvent("message_edit without a message")
+    return _message_new(obj, None, None)
+
+
 def clean_text(text: str) -> str:
     """Text any database and HTTP client accepts: no NUL, no lone UTF-16 surrogates
     (JSON lets VK deliver both)."""
@@ -159,10 +171,15 @@ def _attachments(message: dict[str, Any]) -> tuple[dict[str, Any], ...]:
 
 
 def _attachment(kind: str, body: Any) -> dict[str, Any]:
+    """An attachment as stored with the message: its kind, VK's reference and, for the
+    operators who see it in Telegram, where its file is (``url``) and what it is called."""
     if not isinstance(body, dict):
         return {"type": kind}
     if kind == "sticker":
-        return {"type": kind, "id": str(body.get("sticker_id", ""))}
+        found = {"type": kind, "id": str(body.get("sticker_id", ""))}
+        if (url := _largest_image_url(body.get("images"))) is not None:
+            found["url"] = url
+        return found
     owner_id, item_id = body.get("owner_id"), body.get("id")
     if owner_id is None or item_id is None:
         return {"type": kind}
@@ -170,9 +187,38 @@ def _attachment(kind: str, body: Any) -> dict[str, Any]:
     if isinstance(body.get("access_key"), str) and body["access_key"]:
         ref += f"_{body['access_key']}"
     found = {"type": kind, "id": ref}
-    if kind == "photo" and (url := _largest_photo_url(body.get("sizes"))) is not None:
-        found["url"] = url  # for the operators, who see the photo in Telegram
+    if kind == "photo":
+        url = _largest_photo_url(body.get("sizes"))
+    elif kind == "doc":
+        url = _link(body.get("url"))
+        if isinstance(body.get("title"), str) and body["title"]:
+            found["title"] = clean_text(body["title"])[:255]
+    elif kind == "audio_message":
+        url = _link(body.get("link_ogg")) or _link(body.get("link_mp3"))
+    elif kind == "video":
+        # A video has no file link; its page opens for anyone logged in to VK.
+        url = f"https://vk.com/video{owner_id}_{item_id}"
+    else:
+        url = None
+    if url is not None:
+        found["url"] = url
     return found
+
+
+def _link(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.startswith(("https://", "http://")) else None
+
+
+def _largest_image_url(images: Any) -> str | None:
+    """The URL of a sticker's largest image."""
+    best, url = -1, None
+    for image in images if isinstance(images, list) else []:
+        if isinstance(image, dict) and (link := _link(image.get("url"))) is not None:
+            width = image.get("width")
+            side = width if isinstance(width, int) else 0
+            if side > best:
+                best, url = side, link
+    return url
 
 
 def _largest_photo_url(sizes: Any) -> str | None:

@@ -12,7 +12,7 @@ from typing import Any
 from vkbottle.api import ABCAPI
 
 from bots.conversation import ConversationHandler
-from bots.vk.mappers import MalformedEvent, event_to_message
+from bots.vk.mappers import MalformedEvent, event_to_edit, event_to_message
 from core.domain import IncomingMessage
 from core.inbox import InboxItem, InboxStatus
 
@@ -79,7 +79,10 @@ class VkEvents:
         self._names = NameCache(api)
 
     def chat_of(self, item: InboxItem) -> str:
-        message = self.message_of(item)
+        try:
+            message = event_to_message(item.payload) or event_to_edit(item.payload)
+        except MalformedEvent:
+            message = None
         return message.chat_id if message is not None else "?"
 
     def message_of(self, item: InboxItem) -> IncomingMessage | None:
@@ -91,9 +94,14 @@ class VkEvents:
     async def process(self, item: InboxItem) -> InboxStatus:
         try:
             message = event_to_message(item.payload)
+            edit = event_to_edit(item.payload) if message is None else None
         except MalformedEvent as error:
             log.info("VK event id=%s ignored as malformed: %s", item.update_key, error)
             return InboxStatus.IGNORED
+        if edit is not None:
+            # The operators see the edit when the conversation is theirs; the bot does
+            # not answer an edited message again.
+            return InboxStatus.DONE if await self._conversation.edit(edit) else InboxStatus.IGNORED
         if message is None:
             return InboxStatus.IGNORED
         if item.payload.get("type") == "message_event":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from nlu import texts
 from tests.e2e.test_operators import GROUP, QUESTION, Desk, button, running_desk
@@ -111,3 +112,92 @@ async def test_photos_pass_both_ways_between_an_operator_and_a_vk_citizen(
         [request] = tg.requests("sendPhoto")
         assert request.params["photo"] == item["photo"]["sizes"][-1]["url"]
         assert request.params["photo"].startswith(vk.base_url)
+
+
+async def test_a_vk_citizens_files_location_and_edits_reach_the_topic(
+    demo_settings, embedder, tmp_path
+):
+    async with running_desk(demo_settings, embedder, tmp_path, with_vk=True) as desk:
+        tg, vk = desk.tg, vk_of(desk)
+        await vk_citizen_asks_for_operator(desk, PEER)
+        thread = desk.thread()
+        bot_id = tg.state.bot_user["id"]
+
+        def posted(field: str) -> list[dict]:
+            return [
+                m
+                for m in tg.topic_messages(GROUP, thread)
+                if m.get(field) and m["from"]["id"] == bot_id
+            ]
+
+        async def wait_posted(field: str, count: int = 1) -> dict:
+            await tg.wait_until(lambda: len(posted(field)) >= count, 20, f"a {field} posted")
+            return posted(field)[count - 1]
+
+        # An edit: a reply to the message as the operators first saw it, which stays.
+        event = vk.send_text(PEER, "Адрес: ул. Мира, 5")
+        await desk.wait_topic_text("Гражданин: Адрес: ул. Мира, 5")
+        vk.edit_text(event, "Адрес: ул. Мира, 7")
+        await desk.wait_topic_text("✏️ Гражданин исправил сообщение: Адрес: ул. Мира, 7")
+        [original] = [
+            m
+            for m in tg.topic_messages(GROUP, thread)
+            if m.get("text") == "Гражданин: Адрес: ул. Мира, 5"
+        ]
+        [edit] = [
+            m for m in tg.topic_messages(GROUP, thread) if "исправил" in (m.get("text") or "")
+        ]
+        assert edit["reply_to_message"]["message_id"] == original["message_id"]
+
+        # A document and a voice message: fetched from VK and uploaded, bytes intact.
+        def served(url: str) -> bytes:
+            return vk.media.files[urlsplit(url).path.lstrip("/")].body()
+
+        event = vk.send_attachment(PEER, "doc", "Заявление во вложении")
+        doc_url = event["object"]["message"]["attachments"][0]["doc"]["url"]
+        document = await wait_posted("document")
+        assert document["caption"] == "Гражданин: [документ] Заявление во вложении"
+        assert document["document"]["file_name"] == "заявление.pdf"
+        assert file_bytes(tg.state, document["document"]["file_id"]) == served(doc_url)
+
+        event = vk.send_attachment(PEER, "audio_message")
+        ogg_url = event["object"]["message"]["attachments"][0]["audio_message"]["link_ogg"]
+        voice = await wait_posted("voice")
+        assert voice["caption"] == "Гражданин: [голосовое сообщение]"
+        assert file_bytes(tg.state, voice["voice"]["file_id"]) == served(ogg_url)
+
+        # A sticker as its largest image; a location as a location; a video by its link.
+        event = vk.send_attachment(PEER, "sticker")
+        sticker = await wait_posted("photo")
+        assert sticker["caption"] == "Гражданин: [стикер]"
+        images = event["object"]["message"]["attachments"][0]["sticker"]["images"]
+        assert tg.requests("sendPhoto")[-1].params["photo"] == images[-1]["url"]
+
+        vk.send_location(PEER, 55.7558, 37.6173)
+        location = await wait_posted("location")
+        assert location["location"]["latitude"] == 55.7558
+        assert location["location"]["longitude"] == 37.6173
+        await desk.wait_topic_text("Гражданин: [геопозиция]")
+
+        event = vk.send_attachment(PEER, "video", "Видео с места")
+        video = event["object"]["message"]["attachments"][0]["video"]
+        await desk.wait_topic_text(
+            f"Гражданин: [видео] Видео с места\nвидео: https://vk.com/video{PEER}_{video['id']}"
+        )
+
+
+async def test_a_vk_citizens_file_that_cannot_be_fetched_is_shown_by_its_link(
+    demo_settings, embedder, tmp_path
+):
+    async with running_desk(demo_settings, embedder, tmp_path, with_vk=True) as desk:
+        vk = vk_of(desk)
+        await vk_citizen_asks_for_operator(desk, PEER)
+        event = vk.send_attachment(PEER, "doc", "Скан паспорта")
+        [attachment] = event["object"]["message"]["attachments"]
+        vk.media.files.clear()  # the link expired before the desk fetched it
+        await desk.wait_topic_text(
+            "Гражданин: [документ] Скан паспорта\n"
+            f"(документ не удалось переслать: {attachment['doc']['url']})"
+        )
+        vk.send_text(PEER, "Вы получили?")
+        await desk.wait_topic_text("Гражданин: Вы получили?")  # the queue went on

@@ -216,6 +216,46 @@ class Media:
         self.photos[owner_id, item_id] = photo
         return photo
 
+    # --- citizens' documents, voice messages and stickers --------------------------------
+
+    def citizen_attachment(
+        self, kind: str, owner_id: int, data: bytes | None = None
+    ) -> dict[str, Any]:
+        """A ``doc``, ``audio_message`` or ``sticker`` a citizen attaches, as VK nests it in
+        a message, with URLs the fake serves: the document's bytes (``data``, or a small
+        PDF), the voice message's OGG and MP3, the sticker's PNG images."""
+        item_id = self.take_id()
+        access_key = secrets.token_hex(8)
+        if kind == "doc":
+            data = data if data is not None else _pdf(f"citizen document {owner_id}_{item_id}")
+            name = f"{owner_id}_{item_id}.pdf"
+            self.files[f"docs/{name}"] = MediaFile("application/pdf", data)
+            url = f"{self.base_url}/docs/{name}?hash={secrets.token_hex(8)}&dl=1"
+            body = {"id": item_id, "owner_id": owner_id, "access_key": access_key,
+                    "title": "заявление.pdf", "size": len(data), "ext": "pdf", "type": 1,
+                    "date": int(time.time()), "url": url}  # fmt: skip
+        elif kind == "audio_message":
+            data = data if data is not None else _ogg(f"voice {owner_id}_{item_id}")
+            self.files[f"audio/{owner_id}_{item_id}.ogg"] = MediaFile("audio/ogg", data)
+            self.files[f"audio/{owner_id}_{item_id}.mp3"] = MediaFile("audio/mpeg", data)
+            link = f"{self.base_url}/audio/{owner_id}_{item_id}"
+            body = {"id": item_id, "owner_id": owner_id, "access_key": access_key,
+                    "duration": 4, "waveform": [0, 3, 7, 2],
+                    "link_ogg": f"{link}.ogg", "link_mp3": f"{link}.mp3"}  # fmt: skip
+        elif kind == "sticker":
+            images = []
+            for side in (64, 128, 256):
+                name = f"{item_id}_{side}.png"
+                label = f"sticker {item_id}"
+                self.files[f"stickers/{name}"] = MediaFile("image/png", None, side, side, label)
+                url = f"{self.base_url}/stickers/{name}"
+                images.append({"url": url, "width": side, "height": side})
+            body = {"product_id": 1, "sticker_id": item_id, "images": images,
+                    "images_with_background": images}  # fmt: skip
+        else:
+            raise ValueError(f"a citizen's {kind!r} is not served by the fake")
+        return {"type": kind, kind: body}
+
     # --- uploading --------------------------------------------------------------------
 
     def upload_server(self, kind: str, peer_id: int) -> str:
@@ -325,6 +365,22 @@ class Media:
         if len(found) > 10:
             raise param_error("too many attachments")
         return tuple(found)
+
+
+def _pdf(label: str) -> bytes:
+    """A small, well-formed one-page PDF."""
+    return (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
+        + f"% {label}\n".encode()
+        + b"trailer<</Root 1 0 R>>\n%%EOF\n"
+    )
+
+
+def _ogg(label: str) -> bytes:
+    """Bytes that start as an Ogg Opus stream does (a voice message's container)."""
+    return b"OggS\x00\x02" + bytes(20) + b"OpusHead\x01\x01" + label.encode()
 
 
 def _parse_ref(ref: str) -> tuple[str, int, int, str | None]:

@@ -75,7 +75,7 @@ class FakeVk(VkWorld):
         app.router.add_route("*", "/method/{method}", self._method)
         app.router.add_route("*", "/lp/{server}", self._longpoll)
         app.router.add_post("/upload/{kind}/{token}", self._upload)
-        app.router.add_get("/{folder:photos|docs}/{name}", self._file)
+        app.router.add_get("/{folder:photos|docs|audio|stickers}/{name}", self._file)
         control.add_routes(app, self)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
@@ -189,7 +189,8 @@ class FakeVk(VkWorld):
         return web.json_response(answer)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
-        """A photo's size or a document, as VK's content servers serve them."""
+        """A photo's size, a document, a voice message or a sticker's image, as VK's
+        content servers serve them."""
         path = f"{request.match_info['folder']}/{request.match_info['name']}"
         found = self.media.files.get(path)
         if found is None:

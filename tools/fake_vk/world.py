@@ -96,6 +96,7 @@ class VkWorld:
         self._next_id = 1
         self.media = Media(group_id, self._take_id)
         self._conversation_ids: dict[int, int] = defaultdict(int)
+        self._citizen_messages: dict[int, dict[str, Any]] = {}
         self._changed = asyncio.Event()
 
     # --- citizens' events -------------------------------------------------------------
@@ -119,7 +120,10 @@ class VkWorld:
     def send_attachment(self, peer_id: int, kind: str, text: str = "") -> dict[str, Any]:
         if kind == "photo":
             return self.send_photo(peer_id, text)
-        item = events.attachment(kind, owner_id=peer_id, item_id=self._take_id())
+        if kind in ("doc", "audio_message", "sticker"):
+            item = self.media.citizen_attachment(kind, peer_id)
+        else:
+            item = events.attachment(kind, owner_id=peer_id, item_id=self._take_id())
         return self._message_new(peer_id, text, attachments=[item])
 
     def send_photo(
@@ -140,6 +144,15 @@ class VkWorld:
 
     def send_location(self, peer_id: int, latitude: float, longitude: float) -> dict[str, Any]:
         return self._message_new(peer_id, "", geo=events.geo(latitude, longitude))
+
+    def edit_text(self, event: dict[str, Any], text: str) -> dict[str, Any]:
+        """The citizen edits the message of an earlier ``message_new`` event: VK sends
+        ``message_edit`` whose object is the message itself (no ``client_info``), with
+        the same id, the new text and ``update_time``."""
+        original = self._citizen_messages[event["object"]["message"]["id"]]
+        message = {**original, "text": text, "update_time": int(time.time())}
+        self._citizen_messages[message["id"]] = message
+        return self.push_event(events.envelope(self.group_id, "message_edit", message))
 
     def press_callback_button(self, peer_id: int, payload: Any) -> dict[str, Any]:
         self._conversation_ids[peer_id] += 1
@@ -172,6 +185,7 @@ class VkWorld:
             date=int(time.time()),
             **fields,
         )
+        self._citizen_messages[message["id"]] = message
         obj = {"message": message, "client_info": events.CLIENT_INFO}
         return self.push_event(events.envelope(self.group_id, "message_new", obj, event_id))
 

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bots.vk.mappers import MalformedEvent, event_to_message
+from bots.vk.mappers import MalformedEvent, event_to_edit, event_to_message
 from core.domain import Channel, MessageKind
 from tests.factories import (
     make_vk_attachment,
@@ -109,6 +109,53 @@ def test_sticker_id():
     event = make_vk_message("", attachments=[make_vk_attachment("sticker", item_id=163)])
 
     assert event_to_message(event).attachments == ({"type": "sticker", "id": "163"},)
+
+
+def test_files_keep_where_the_operators_can_fetch_them():
+    doc = make_vk_attachment("doc", owner_id=42, item_id=9)
+    doc["doc"] |= {"title": "заявление.pdf", "url": "https://vk.com/doc42_9?hash=h&dl=1"}
+    voice = make_vk_attachment("audio_message", owner_id=42, item_id=10)
+    voice["audio_message"] |= {"link_ogg": "https://psv4.userapi.com/v.ogg", "link_mp3": "x"}
+    sticker = make_vk_attachment("sticker", item_id=163)
+    sticker["sticker"]["images"] = [
+        {"url": "https://vk.com/sticker/1-163-512", "width": 512, "height": 512},
+        {"url": "https://vk.com/sticker/1-163-64", "width": 64, "height": 64},
+    ]
+    video = make_vk_attachment("video", owner_id=-1, item_id=11)
+    event = make_vk_message("", attachments=[doc, voice, sticker, video])
+
+    assert event_to_message(event).attachments == (
+        {"type": "doc", "id": "doc42_9_k3y", "title": "заявление.pdf",
+         "url": "https://vk.com/doc42_9?hash=h&dl=1"},
+        {"type": "audio_message", "id": "audio_message42_10_k3y",
+         "url": "https://psv4.userapi.com/v.ogg"},
+        {"type": "sticker", "id": "163", "url": "https://vk.com/sticker/1-163-512"},
+        {"type": "video", "id": "video-1_11_k3y", "url": "https://vk.com/video-1_11"},
+    )  # fmt: skip
+
+
+def test_an_edit_is_the_edited_message_with_its_new_text():
+    original = make_vk_message("Адрес: Мира, 5", peer_id=42, message_id=7)
+    edit = {**original, "type": "message_edit", "object": original["object"]["message"]}
+    edit["object"] = {**edit["object"], "text": "Адрес: Мира, 7", "update_time": 1767225700}
+
+    message = event_to_edit(edit)
+
+    assert message is not None
+    assert (message.dedup_key, message.text) == (
+        event_to_message(original).dedup_key,
+        "Адрес: Мира, 7",
+    )
+    assert event_to_message(edit) is None  # not a new message to answer
+    assert event_to_edit(original) is None
+
+
+def test_an_edit_of_our_own_message_is_nothing_and_a_broken_one_is_malformed():
+    ours = make_vk_message("ответ", peer_id=42)
+    ours["object"]["message"]["out"] = 1
+    assert event_to_edit({"type": "message_edit", "object": ours["object"]["message"]}) is None
+    with pytest.raises(MalformedEvent):
+        event_to_edit({"type": "message_edit", "object": "x"})
 
 
 def test_photo_with_caption_keeps_the_caption():
