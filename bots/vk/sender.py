@@ -2,12 +2,13 @@
 answered. Each part has a fixed ``random_id``, so a part sent again after a crash or a
 lost answer is dropped by VK (within VK's deduplication window).
 
-An operator's photo or document (the operators work in Telegram: the reply carries the
-``telegram_message`` it came from) is downloaded from Telegram, uploaded to VK and sent
-with its caption in the first part. A resend uploads it again, but the fixed
-``random_id`` still lets VK drop the second message. What VK cannot show (a voice
-message, a video, a sticker…) becomes a note under the caption; a location or a contact
-is written out as text.
+An operator's photo, document, voice message, video or audio (the operators work in
+Telegram: the reply carries the ``telegram_message`` it came from) is downloaded from
+Telegram, uploaded to VK (a voice message as VK's own, a video or audio as a document)
+and sent with its caption in the first part. A resend uploads it again, but the fixed
+``random_id`` still lets VK drop the second message. A location goes as VK's map point
+(``lat``/``long``) with its coordinates written out; a contact is written out; what VK
+cannot show (a sticker) becomes a note under the caption.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest, TelegramEntityTooLarge, TelegramRetryAfter
 from vkbottle import VKAPIError
 from vkbottle.api import ABCAPI
-from vkbottle.tools import DocMessagesUploader, PhotoMessageUploader
+from vkbottle.tools import DocMessagesUploader, PhotoMessageUploader, VoiceMessageUploader
 
 from bots.outbox import DeliveryError, RetryAfter, Unavailable, Undeliverable
 from bots.text import VK_TEXT_LIMIT, split_text
@@ -51,8 +52,23 @@ DOWNLOAD_TIMEOUT = 60
 # taken for a passing failure.
 Download = Callable[[str], Awaitable[bytes]]
 
-# Kinds of an operator's message sent to VK as a file, and how VK calls them.
-UPLOADED = {MessageKind.PHOTO: "photo", MessageKind.DOCUMENT: "doc"}
+# Kinds of an operator's message sent to VK as a file, and how VK takes them.
+UPLOADED = {
+    MessageKind.PHOTO: "photo",
+    MessageKind.DOCUMENT: "doc",
+    MessageKind.VOICE: "audio_message",
+    MessageKind.VIDEO: "doc",
+    MessageKind.VIDEO_NOTE: "doc",
+    MessageKind.AUDIO: "doc",
+}
+# The name a file without one gets in VK (its extension tells VK what it is).
+DEFAULT_TITLES = {
+    MessageKind.DOCUMENT: "документ",
+    MessageKind.VOICE: "voice.ogg",
+    MessageKind.VIDEO: "видео.mp4",
+    MessageKind.VIDEO_NOTE: "видеосообщение.mp4",
+    MessageKind.AUDIO: "аудио.mp3",
+}
 KIND_NAMES = {
     MessageKind.PHOTO: "фото",
     MessageKind.DOCUMENT: "файл",
@@ -130,6 +146,7 @@ class VkTransport:
             attachment = await self._attachment(peer_id, media, self._download)
             if attachment is None:
                 text = _join(text, NOT_PASSED.format(what=KIND_NAMES[media.kind]))
+        point = media.point if media is not None else None
         try:
             message_id = await self._api.messages.send(
                 peer_id=peer_id,
@@ -137,6 +154,8 @@ class VkTransport:
                 message=text,
                 attachment=attachment,
                 keyboard=build_keyboard(reply.buttons) if last else None,
+                lat=point[0] if point else None,
+                long=point[1] if point else None,
             )
         except VKAPIError as error:
             raise _classified(error) from error
@@ -159,6 +178,15 @@ class VkTransport:
         try:
             if media.uploaded == "photo":
                 return await PhotoMessageUploader(self._api).upload(data, peer_id=peer_id)
+            if media.uploaded == "audio_message":
+                saved = await VoiceMessageUploader(self._api).raw_upload(
+                    data, peer_id=peer_id, title=media.title
+                )
+                # A voice message is sent as the document it is: doc<owner>_<id>_<key>.
+                voice = saved["audio_message"]
+                return VoiceMessageUploader.generate_attachment_string(
+                    "doc", voice["owner_id"], voice["id"], voice.get("access_key")
+                )
             return await DocMessagesUploader(self._api).upload(
                 data, peer_id=peer_id, title=media.title
             )
@@ -225,7 +253,21 @@ class _Media:
     @property
     def title(self) -> str:
         name = self.source.get("file_name")
-        return name if isinstance(name, str) and name.strip() else "документ"
+        if isinstance(name, str) and name.strip():
+            return name
+        return DEFAULT_TITLES.get(self.kind, "файл")
+
+    @property
+    def point(self) -> tuple[float, float] | None:
+        """A location's latitude and longitude, when it is a valid one."""
+        if self.kind is not MessageKind.LOCATION:
+            return None
+        latitude, longitude = self.source.get("latitude"), self.source.get("longitude")
+        if not isinstance(latitude, int | float) or not isinstance(longitude, int | float):
+            return None
+        if abs(latitude) > 90 or abs(longitude) > 180:
+            return None
+        return float(latitude), float(longitude)
 
     @property
     def location(self) -> str:

@@ -1,8 +1,9 @@
 """Operators and a VK citizen end to end: the bot process as `djinn run` composes it
 (real database, real Redis, the real aiogram and vkbottle clients) against the fake Bot
 API and the fake VK API. A VK citizen asks for an operator, a topic appears in the
-operator group, an operator takes it and answers with text and a photo, and both reach
-the citizen in VK; the citizen's photo reaches the topic as a photo.
+operator group, an operator takes it and answers with text, a photo, a voice message and
+a location, and all reach the citizen in VK as what they are; the citizen's photo,
+documents, voice messages, stickers, locations and edits reach the topic.
 
 The photos make the whole trip: the operator's from the fake Bot API (``getFile`` and
 the download) through VK's upload flow into ``messages.send``; the citizen's from the
@@ -90,6 +91,20 @@ async def test_photos_pass_both_ways_between_an_operator_and_a_vk_citizen(
         assert photo["type"] == "photo" and photo["ref"].startswith(f"photo-{vk.group_id}_")
         assert photo["sha256"] == hashlib.sha256(original).hexdigest()
         assert sent.text == "Образец заполнения"
+
+        # The operator's voice message: VK's own voice message, the same bytes; a
+        # location: a point on VK's map.
+        voice = {**olga.new_file(), "duration": 3, "mime_type": "audio/ogg"}
+        olga.write_media(thread, voice=voice)
+        sent_voice = await wait_vk(vk, PEER, lambda m: bool(m.attachments) and m.text == "")
+        [voice_file] = sent_voice.attachments
+        assert voice_file["type"] == "audio_message"
+        voice_bytes = file_bytes(tg.state, voice["file_id"])
+        assert voice_bytes is not None
+        assert voice_file["sha256"] == hashlib.sha256(voice_bytes).hexdigest()
+        olga.write_media(thread, location={"latitude": 55.7558, "longitude": 37.6173})
+        place = await wait_vk(vk, PEER, lambda m: m.text.startswith("📍"))
+        assert place.attachments == ({"type": "geo", "latitude": 55.7558, "longitude": 37.6173},)
 
         # The citizen's photo: the topic gets the line and the photo itself.
         event = vk.send_photo(PEER, "Вот моя квитанция", width=1024, height=768)

@@ -85,29 +85,29 @@ class Citizen:
 
     def send_photo(self, caption: str | None = None) -> dict[str, Any]:
         sizes = [
-            {**self._file(), "width": side, "height": side, "file_size": side * 90}
+            {**self.new_file(), "width": side, "height": side, "file_size": side * 90}
             for side in (90, 320, 1280)
         ]
         return self.send_message(photo=sizes, **_caption(caption))
 
     def send_voice(self, duration: int = 3) -> dict[str, Any]:
-        voice = {**self._file(), "duration": duration, "mime_type": "audio/ogg"}
+        voice = {**self.new_file(), "duration": duration, "mime_type": "audio/ogg"}
         return self.send_message(voice=voice)
 
     def send_video(self, caption: str | None = None) -> dict[str, Any]:
-        video = {**self._file(), "width": 640, "height": 360, "duration": 5}
+        video = {**self.new_file(), "width": 640, "height": 360, "duration": 5}
         return self.send_message(video=video, **_caption(caption))
 
     def send_video_note(self) -> dict[str, Any]:
-        return self.send_message(video_note={**self._file(), "length": 240, "duration": 4})
+        return self.send_message(video_note={**self.new_file(), "length": 240, "duration": 4})
 
     def send_audio(self, caption: str | None = None) -> dict[str, Any]:
-        audio = {**self._file(), "duration": 120, "title": "Запись"}
+        audio = {**self.new_file(), "duration": 120, "title": "Запись"}
         return self.send_message(audio=audio, **_caption(caption))
 
     def send_sticker(self, emoji: str = "👍") -> dict[str, Any]:
         sticker = {
-            **self._file(),
+            **self.new_file(),
             "type": "regular",
             "width": 512,
             "height": 512,
@@ -120,7 +120,7 @@ class Citizen:
     def send_document(
         self, file_name: str = "заявление.pdf", caption: str | None = None
     ) -> dict[str, Any]:
-        document = {**self._file(), "file_name": file_name, "mime_type": "application/pdf"}
+        document = {**self.new_file(), "file_name": file_name, "mime_type": "application/pdf"}
         return self.send_message(document=document, **_caption(caption))
 
     def send_location(
@@ -156,7 +156,8 @@ class Citizen:
         self._state.callback_queries[query_id] = query
         return self._state.enqueue({"callback_query": query})
 
-    def _file(self) -> dict[str, Any]:
+    def new_file(self) -> dict[str, Any]:
+        """A new file's ids, as Telegram gives them in a message."""
         serial = self._state.serial()
         return {"file_id": f"AgACAgIAAxkBAAI{serial:06d}", "file_unique_id": f"AQAD{serial:06d}"}
 

@@ -51,13 +51,33 @@ def send_message(world: VkWorld, params: dict[str, str], _: str) -> Any:
     random_id = _int(params, "random_id")
     text = params.get("message", "")
     attachment = params.get("attachment") or None
-    check_text(text, has_attachment=attachment is not None)
+    point = _point(params)
+    check_text(text, has_attachment=attachment is not None or point is not None)
     keyboard = parse_keyboard(params["keyboard"]) if params.get("keyboard") else None
     blocked = world.blocked_code(peer_id)
     if blocked is not None:
         raise VkError(blocked, ERROR_MESSAGES.get(blocked, "Access denied"))
-    attachments = world.media.resolve(attachment)
+    attachments = world.media.resolve(attachment) + point_attachment(point)
     return world.store_sent(peer_id, random_id, text, keyboard, attachment, attachments).id
+
+
+def _point(params: dict[str, str]) -> tuple[float, float] | None:
+    """``lat`` and ``long`` of ``messages.send`` (a point on the map), both or neither."""
+    if "lat" not in params and "long" not in params:
+        return None
+    try:
+        latitude, longitude = float(params["lat"]), float(params["long"])
+    except (KeyError, ValueError):
+        raise param_error("lat and long must be numbers") from None
+    if not (abs(latitude) <= 90 and abs(longitude) <= 180):
+        raise param_error("lat or long is out of range")
+    return latitude, longitude
+
+
+def point_attachment(point: tuple[float, float] | None) -> tuple[dict[str, Any], ...]:
+    if point is None:
+        return ()
+    return ({"type": "geo", "latitude": point[0], "longitude": point[1]},)
 
 
 def get_messages_upload_server(world: VkWorld, params: dict[str, str], _: str) -> Any:
@@ -75,9 +95,10 @@ def save_messages_photo(world: VkWorld, params: dict[str, str], _: str) -> Any:
 
 
 def get_docs_upload_server(world: VkWorld, params: dict[str, str], _: str) -> Any:
-    if params.get("type", "doc") not in DOC_UPLOAD_TYPES:
+    doc_type = params.get("type", "doc")
+    if doc_type not in DOC_UPLOAD_TYPES:
         raise param_error("type is invalid")
-    return {"upload_url": world.media.upload_server("doc", _int(params, "peer_id"))}
+    return {"upload_url": world.media.upload_server("doc", _int(params, "peer_id"), doc_type)}
 
 
 def save_doc(world: VkWorld, params: dict[str, str], _: str) -> Any:

@@ -114,12 +114,23 @@ class Doc:
     url: str
     data: bytes
     date: int
+    kind: str = "doc"  # or "audio_message": a voice message, uploaded as a document
 
     @property
     def ref(self) -> str:
         return f"doc{self.owner_id}_{self.id}"
 
     def as_object(self) -> dict[str, Any]:
+        if self.kind == "audio_message":
+            return {
+                "id": self.id,
+                "owner_id": self.owner_id,
+                "access_key": self.access_key,
+                "duration": 1,
+                "waveform": [0, 4, 9, 3],
+                "link_ogg": self.url,
+                "link_mp3": self.url,
+            }
         return {
             "id": self.id,
             "owner_id": self.owner_id,
@@ -134,7 +145,7 @@ class Doc:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "type": "doc",
+            "type": self.kind,
             "ref": self.ref,
             "title": self.title,
             "url": self.url,
@@ -147,6 +158,7 @@ class Doc:
 class UploadServer:
     kind: str  # "photo" or "doc"
     peer_id: int
+    doc_type: str = "doc"  # what a document becomes: "doc", "audio_message", "graffiti"
 
 
 @dataclass(slots=True)
@@ -163,6 +175,7 @@ class _PendingPhoto:
 class _PendingDoc:
     data: bytes
     filename: str
+    doc_type: str = "doc"
     saved: Doc | None = None
 
 
@@ -258,10 +271,11 @@ class Media:
 
     # --- uploading --------------------------------------------------------------------
 
-    def upload_server(self, kind: str, peer_id: int) -> str:
-        """A new upload URL for a ``photo`` or a ``doc`` to send in messages."""
+    def upload_server(self, kind: str, peer_id: int, doc_type: str = "doc") -> str:
+        """A new upload URL for a ``photo`` or a ``doc`` (of ``doc_type``) to send in
+        messages."""
         token = secrets.token_urlsafe(12)
-        self.upload_servers[token] = UploadServer(kind, peer_id)
+        self.upload_servers[token] = UploadServer(kind, peer_id, doc_type)
         return f"{self.base_url}/upload/{kind}/{token}"
 
     def receive_upload(
@@ -279,7 +293,7 @@ class Media:
         if len(upload[1]) > DOC_LIMIT:
             return {"error": "ERR_UPLOAD_FILE_TOO_BIG: file is too big"}
         key = secrets.token_hex(16)
-        self._pending_docs[key] = _PendingDoc(upload[1], upload[0] or "file")
+        self._pending_docs[key] = _PendingDoc(upload[1], upload[0] or "file", server.doc_type)
         return {"file": key}
 
     def _receive_photo(self, upload: tuple[str, bytes] | None) -> dict[str, Any]:
@@ -338,9 +352,11 @@ class Media:
                 url,
                 pending.data,
                 int(time.time()),
+                pending.doc_type if pending.doc_type == "audio_message" else "doc",
             )
             self.docs[-self.group_id, item_id] = pending.saved
-        return {"type": "doc", "doc": pending.saved.as_object()}
+        kind = pending.saved.kind
+        return {"type": kind, kind: pending.saved.as_object()}
 
     # --- attachments of messages the community sends ------------------------------------
 

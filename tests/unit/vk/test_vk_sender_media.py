@@ -1,6 +1,7 @@
 """The VK transport with an operator's media: a photo or a document is taken from
 Telegram, uploaded to VK with vkbottle's uploaders and sent with its caption (against
-the fake VK, which refuses what VK refuses); what VK cannot show becomes a note."""
+the fake VK, which refuses what VK refuses); a voice message as VK's own, a video as a
+document, a location as a point on the map; what VK cannot show becomes a note."""
 
 import hashlib
 from collections.abc import AsyncIterator
@@ -154,22 +155,40 @@ async def test_without_a_downloader_the_citizen_is_told_the_photo_did_not_pass(v
     assert sent.text == "Образец\n\n" + NOT_PASSED.format(what="фото")
 
 
-@pytest.mark.parametrize(
-    ("kind", "what"),
-    [("voice", "голосовое сообщение"), ("sticker", "стикер"), ("video", "видео")],
-)
-async def test_what_vk_cannot_show_is_a_note_under_the_caption(vk, api, kind, what):
+async def test_what_vk_cannot_show_is_a_note_under_the_caption(vk, api):
     files = Files()
     transport = VkTransport(api, download=files.download)
 
-    await deliver(transport, operator_reply(kind, "Послушайте", file_id="x"))
+    await deliver(transport, operator_reply("sticker", "Смотрите", file_id="x"))
 
     [sent] = vk.sent_to(PEER)
-    assert sent.text == "Послушайте\n\n" + NOT_SHOWN.format(what=what)
+    assert sent.text == "Смотрите\n\n" + NOT_SHOWN.format(what="стикер")
     assert files.asked == []
 
 
-async def test_a_location_and_a_contact_are_written_out(vk, api):
+OGG = b"OggS\x00\x02" + bytes(40) + b"OpusHead"
+MP4 = b"\x00\x00\x00\x18ftypmp42" + bytes(64)
+
+
+async def test_a_voice_message_goes_as_vks_own_and_a_video_as_a_document(vk, api):
+    files = Files(voice=OGG, video=MP4)
+    transport = VkTransport(api, download=files.download)
+
+    await deliver(transport, operator_reply("voice", "Послушайте", file_id="voice"))
+    await deliver(transport, operator_reply("video", "Как пройти", outbox_id=11, file_id="video"))
+
+    voice, video = vk.sent_to(PEER)
+    assert voice.text == "Послушайте" and voice.attachment.startswith(f"doc-{vk.group_id}_")
+    [sent_voice] = voice.attachments
+    assert sent_voice["type"] == "audio_message"
+    assert sent_voice["sha256"] == hashlib.sha256(OGG).hexdigest()
+    [sent_video] = video.attachments
+    assert (sent_video["type"], sent_video["title"]) == ("doc", "видео.mp4")
+    assert sent_video["sha256"] == hashlib.sha256(MP4).hexdigest()
+    assert files.asked == ["voice", "video"]
+
+
+async def test_a_location_is_a_point_on_the_map_and_a_contact_is_written_out(vk, api):
     transport = VkTransport(api)
 
     await deliver(transport, operator_reply("location", latitude=55.7558, longitude=37.6173))
@@ -180,6 +199,7 @@ async def test_a_location_and_a_contact_are_written_out(vk, api):
 
     place, contact = vk.sent_to(PEER)
     assert place.text == "📍 Оператор отправил точку на карте: 55.755800, 37.617300"
+    assert place.attachments == ({"type": "geo", "latitude": 55.7558, "longitude": 37.6173},)
     assert contact.text == "📇 Оператор отправил контакт: МФЦ, +74951234567"
 
 
