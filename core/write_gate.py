@@ -87,3 +87,25 @@ def urgent(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[Asy
     """``sessions`` whose write transactions go before the others, where that means
     anything (SQLite); the same factory elsewhere."""
     return sessions.urgent() if isinstance(sessions, GatedSessions) else sessions
+
+
+@asynccontextmanager
+async def connection(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Any]:
+    """A connection of ``sessions``' engine, without an ORM session: for the few hot
+    statements where a session's own cost is most of the work. Reads only."""
+    engine: AsyncEngine = sessions.kw["bind"]
+    async with engine.connect() as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Any]:
+    """A transaction on a connection of ``sessions``' engine, without an ORM session,
+    taking its turn at the write gate as ``sessions.begin()`` does."""
+    engine: AsyncEngine = sessions.kw["bind"]
+    if isinstance(sessions, GatedSessions):
+        async with sessions.gate.hold(sessions.priority), engine.begin() as conn:
+            yield conn
+    else:
+        async with engine.begin() as conn:
+            yield conn

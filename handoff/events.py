@@ -3,6 +3,7 @@ transaction that caused it and applied in order, once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory
 from core.models import ERROR_LIMIT, HandoffEvent, utcnow
+from core.write_gate import connection, transaction
 
 
 class EventKind(StrEnum):
@@ -89,11 +91,30 @@ def _stored(row: HandoffEvent) -> StoredEvent:
     )
 
 
+_COLUMNS = (
+    HandoffEvent.id,
+    HandoffEvent.conversation_id,
+    HandoffEvent.kind,
+    HandoffEvent.priority,
+    HandoffEvent.payload,
+    HandoffEvent.attempts,
+)
+
+
+def _from_row(row: Any) -> StoredEvent:
+    id_, conversation_id, kind, priority, payload, attempts = row
+    return StoredEvent(
+        id_, conversation_id, EventKind(kind), priority, dict(payload or {}), attempts
+    )
+
+
 class HandoffEventRepository:
     """The relay's and the consumer's view of the stored events."""
 
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
+        self._marks: list[tuple[int, asyncio.Future[bool]]] = []  # waiting to commit
+        self._committing: asyncio.Task[None] | None = None
 
     async def to_publish(
         self, epoch: str, stale_before: datetime, limit: int = 500
@@ -128,27 +149,64 @@ class HandoffEventRepository:
 
     async def pending(self, conversation_id: int) -> list[StoredEvent]:
         """The conversation's unapplied events, in the order they must take effect."""
-        async with self._sessions() as session:
-            rows = await session.scalars(
-                select(HandoffEvent)
+        # On a bare connection: this and `applied` are the queue's per-event cost.
+        async with connection(self._sessions) as conn:
+            rows = await conn.execute(
+                select(*_COLUMNS)
                 .where(
                     HandoffEvent.conversation_id == conversation_id,
                     HandoffEvent.applied_at.is_(None),
                 )
                 .order_by(HandoffEvent.id)
             )
-            return [_stored(row) for row in rows]
+            return [_from_row(row) for row in rows]
 
     async def applied(self, event_id: int, error: str | None = None) -> bool:
         """Record that the event took effect (or was set aside with ``error``); False
-        when another consumer recorded it first."""
-        async with self._sessions.begin() as session:
-            done = await session.execute(
-                update(HandoffEvent)
-                .where(HandoffEvent.id == event_id, HandoffEvent.applied_at.is_(None))
-                .values(applied_at=utcnow(), last_error=error)
-            )
-            return bool(done.rowcount)
+        when another consumer recorded it first.
+
+        Marks asked for while another is being committed are committed together, in one
+        transaction (a group commit): each caller still returns only once its mark is
+        durable, but a commit (an fsync on SQLite) serves every conversation that
+        finished meanwhile instead of one."""
+        if error is not None:
+            async with transaction(self._sessions) as conn:
+                done = await conn.execute(
+                    update(HandoffEvent)
+                    .where(HandoffEvent.id == event_id, HandoffEvent.applied_at.is_(None))
+                    .values(applied_at=utcnow(), last_error=error)
+                )
+                return bool(done.rowcount)
+        mark = asyncio.get_running_loop().create_future()
+        self._marks.append((event_id, mark))
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.create_task(self._commit_marks())
+        return await mark
+
+    async def _commit_marks(self) -> None:
+        while self._marks:
+            marks, self._marks = self._marks, []
+            ids = sorted({event_id for event_id, _ in marks})
+            try:
+                async with transaction(self._sessions) as conn:
+                    done = await conn.execute(
+                        update(HandoffEvent)
+                        .where(HandoffEvent.id.in_(ids), HandoffEvent.applied_at.is_(None))
+                        .values(applied_at=utcnow(), last_error=None)
+                        .returning(HandoffEvent.id)
+                    )
+                    recorded = set(done.scalars())
+            except BaseException as error:
+                for _, mark in marks:
+                    if not mark.done():
+                        mark.set_exception(error)
+                if not isinstance(error, Exception):
+                    raise
+                continue
+            for event_id, mark in marks:
+                if not mark.done():
+                    mark.set_result(event_id in recorded)
+                recorded.discard(event_id)  # a second mark of the same event: False
 
     async def failed(self, event_id: int, error: str) -> int:
         """Count a failed attempt; returns the attempts made so far."""

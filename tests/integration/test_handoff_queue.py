@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select
 
 from core.domain import Channel, ConversationStatus
@@ -524,3 +525,31 @@ async def test_a_slow_consumer_takes_few_entries_so_urgent_ones_overtake(session
 
     assert sorted(handler.ids()) == sorted([*normal, urgent])
     assert handler.ids().index(urgent) <= 4  # not behind all the normal ones it had taken
+
+
+async def test_applied_marks_asked_for_together_are_committed_together(sessions):
+    conversation = await new_conversation(sessions)
+    ids = [await store(sessions, conversation) for _ in range(7)]
+    events = HandoffEventRepository(sessions)
+    commits: list[int] = []
+    engine = sessions.kw["bind"].sync_engine
+    count = lambda _: commits.append(1)  # noqa: E731
+    sqlalchemy_event.listen(engine, "commit", count)
+    try:
+        marked = await asyncio.gather(*(events.applied(i) for i in ids[:6]))
+    finally:
+        sqlalchemy_event.remove(engine, "commit", count)
+
+    assert marked == [True] * 6
+    assert len(commits) <= 2  # the first alone, the five asked for meanwhile in one
+    async with sessions() as session:
+        applied = await session.scalars(
+            select(HandoffEvent.id).where(HandoffEvent.applied_at.is_not(None))
+        )
+        assert sorted(applied) == ids[:6]
+    assert await events.applied(ids[0]) is False  # recorded before
+    # The same event marked twice at once (two consumers' entries): recorded once.
+    assert sorted(await asyncio.gather(events.applied(ids[6]), events.applied(ids[6]))) == [
+        False,
+        True,
+    ]
