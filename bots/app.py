@@ -70,6 +70,7 @@ def build_faq(
         embedder,
         thresholds,
         EmbeddingCache(settings.index_dir / "embeddings.sqlite3"),
+        calibrate=settings.calibrate_margin,
     )
     return repository, search
 

@@ -116,6 +116,7 @@ class Settings(BaseSettings):
 
     answer_threshold: float | None = Field(None, validation_alias=_env("DJINN_ANSWER_THRESHOLD"))
     clarify_threshold: float | None = Field(None, validation_alias=_env("DJINN_CLARIFY_THRESHOLD"))
+    calibrate_margin: bool = Field(True, validation_alias=_env("DJINN_CALIBRATE_MARGIN"))
     kb_reload_interval: float = Field(10.0, validation_alias=_env("DJINN_KB_RELOAD_INTERVAL"))
     demo_faq: bool = Field(True, validation_alias=_env("DJINN_DEMO_FAQ"))
 

@@ -78,6 +78,9 @@ class IndexMeta:
     texts: int
     kind: str
     format: int = FORMAT
+    # The answer margin calibrated on this knowledge base (`knowledge_base.calibration`);
+    # None in snapshots made before calibration, which use the recorded margin.
+    margin: float | None = None
 
 
 class FaissFaqIndex:

