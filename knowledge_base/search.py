@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from core.domain import Decision
 from knowledge_base.calibration import calibrate
 from knowledge_base.decision import Thresholds, decide
+from knowledge_base.duplicates import NearDuplicate, near_duplicates
 from knowledge_base.embedder import Embedder, Progress
 from knowledge_base.embedding_cache import EmbeddingCache
 from knowledge_base.index import FaissFaqIndex, Hit, IndexedEntry
@@ -65,6 +66,14 @@ class FaqSearchService:
     @property
     def version(self) -> int | None:
         return self._index.version if self._index else None
+
+    async def near_duplicates(self) -> list[NearDuplicate]:
+        """Near-duplicate entries of the loaded knowledge base (`knowledge_base.duplicates`)."""
+        if self._index is None:
+            await self.refresh()
+        assert self._index is not None
+        entries = self._index.entries
+        return await asyncio.to_thread(near_duplicates, entries, self._embedder, self._cache)
 
     def entry(self, entry_id: int) -> IndexedEntry | None:
         """A published entry of the loaded snapshot by id."""

@@ -15,7 +15,9 @@ import click
 from bots.app import build_faq, open_database
 from bots.cli.progress import ProgressLine
 from core.settings import Settings
+from knowledge_base.duplicates import NearDuplicate
 from knowledge_base.embedder import create_embedder
+from knowledge_base.index import IndexedEntry
 from knowledge_base.io import ImportFileError, read_entries, write_entries
 from knowledge_base.notify import publish_version
 from knowledge_base.repository import FaqRepository
@@ -105,8 +107,45 @@ async def _import(settings: Settings, drafts: list[Any], path: Path, replace: bo
         )
         await search.refresh(progress=ProgressLine("Индекс"))
         click.echo(f"Индекс готов: {await repository.count()} опубликованных записей.")
+        _show_duplicates(await search.near_duplicates())
     if report.changed and await notify_bots(settings, report.version):
         click.echo("Работающие боты получили уведомление и перечитают базу знаний.")
+
+
+def _show_duplicates(pairs: list[NearDuplicate]) -> None:
+    if not pairs:
+        return
+    click.echo(
+        f"Похоже, записи отвечают на один и тот же вопрос ({len(pairs)}): такие пары делят "
+        "между собой уверенность поиска, и бот чаще переспрашивает. Объедините их "
+        "(формулировки одной — в другую) или разведите вопросы и ответы:"
+    )
+    for pair in pairs:
+        click.echo(
+            f"  «{_label(pair.first)}» и «{_label(pair.second)}» "
+            f"(вопросы {pair.questions:.2f}, ответы {pair.answers:.2f})"
+        )
+
+
+def _label(entry: IndexedEntry) -> str:
+    question = entry.question if len(entry.question) <= 80 else entry.question[:79] + "…"
+    return f"{question}" + (f" [{entry.key}]" if entry.key else "")
+
+
+@kb.command("duplicates")
+@click.pass_obj
+def duplicates(settings: Settings) -> None:
+    """Показать записи, которые, похоже, отвечают на один и тот же вопрос."""
+
+    async def go() -> None:
+        async with open_kb(settings) as (_, search):
+            await search.refresh(progress=ProgressLine("Индекс"))
+            pairs = await search.near_duplicates()
+        if not pairs:
+            click.echo("Похожих записей нет.")
+        _show_duplicates(pairs)
+
+    asyncio.run(go())
 
 
 @kb.command("export")

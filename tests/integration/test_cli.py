@@ -101,3 +101,22 @@ def test_run_without_tokens_starts_and_names_what_is_missing(demo_data_dir):
     assert "VK_GROUP_TOKEN" in output and "VK_GROUP_ID" in output
     assert "Djinn работает" in output and "Djinn остановлен" in output
     assert process.returncode == 0
+
+
+def test_import_shows_entries_that_answer_the_same_question(tmp_path):
+    rzd = Path(__file__).resolve().parents[2] / "bench" / "data" / "real" / "rzd-hr-faq" / "kb.csv"
+    result = djinn(tmp_path / "data", "kb", "import", str(rzd), env={"DJINN_DEMO_FAQ": "off"})
+    assert result.returncode == 0, result.stderr
+    assert "отвечают на один и тот же вопрос (6)" in result.stdout
+    pairs = [line for line in result.stdout.splitlines() if line.startswith("  «")]
+    assert len(pairs) == 6
+    assert any(
+        "Как оплачивается работа в выходные дни в командировке?" in line and "ответы 1.00" in line
+        for line in pairs
+    )
+
+
+def test_the_demo_faq_has_no_near_duplicates(demo_data_dir):
+    result = djinn(demo_data_dir, "kb", "duplicates")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("Похожих записей нет.")
