@@ -4,6 +4,7 @@ even be stored."""
 
 import asyncio
 import os
+import time
 
 import pytest
 from sqlalchemy import select, text
@@ -70,11 +71,14 @@ async def test_a_dead_workers_updates_are_taken_over_at_once(sessions):
 
 async def test_a_live_workers_lease_is_respected_until_it_runs_out(sessions):
     elsewhere = Worker("another-host", os.getpid(), "x")  # cannot be checked from here
-    holder = InboxRepository(sessions, elsewhere, lease=0.2)
+    # Long enough that a busy machine's slow claim still falls inside the lease.
+    lease = 3.0
+    holder = InboxRepository(sessions, elsewhere, lease=lease)
     await holder.put_many("telegram", [("1", {})])
+    leased_at = time.monotonic()
     mine = InboxRepository(sessions)
     assert await mine.claim_due("telegram") == []
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(max(0.0, leased_at + lease + 0.1 - time.monotonic()))
     assert [i.update_key for i in await mine.claim_due("telegram")] == ["1"]
 
 
