@@ -443,7 +443,9 @@ class OperatorDesk:
         ):
             source = _telegram_message_id(message.dedup_key)
             if source is not None:
-                posted = await self._copy(topic, int(message.chat_id), source)
+                posted = await self._post(
+                    topic, self._bot.copy_message, int(message.chat_id), source
+                )
         if posted is None:
             posted = await self._relay_attachments(topic, kind, message)
         async with self._sessions.begin() as session:
@@ -493,18 +495,20 @@ class OperatorDesk:
             latitude, longitude = item.get("latitude"), item.get("longitude")
             if not isinstance(latitude, int | float) or not isinstance(longitude, int | float):
                 return None
-            return await self._location(topic, float(latitude), float(longitude))
+            return await self._post(
+                topic, self._bot.send_location, float(latitude), float(longitude)
+            )
         if kind not in _CAPTIONED or not isinstance(url, str):
             return None
         try:
             if kind in ("photo", "sticker"):  # Telegram fetches the image itself
-                return await self._photo(topic, url, caption)
+                return await self._post(topic, self._bot.send_photo, url, caption=caption)
             data = await self._download(url)
             if kind == "doc":
                 file = BufferedInputFile(data, filename=str(item.get("title") or "document"))
-                return await self._upload(topic, "document", file, caption)
+                return await self._post(topic, self._bot.send_document, file, caption=caption)
             file = BufferedInputFile(data, filename="voice.ogg")
-            return await self._upload(topic, "voice", file, caption)
+            return await self._post(topic, self._bot.send_voice, file, caption=caption)
         except (DownloadFailed, TelegramBadRequest) as error:
             reason = error.message if isinstance(error, TelegramBadRequest) else str(error)
             log.info("a citizen's %s could not be posted: %s", kind, reason)
@@ -584,59 +588,20 @@ class OperatorDesk:
             if reply_to
             else None
         )
-        sent = await self._call(
-            topic.group,
-            lambda: self._bot.send_message(
-                topic.group,
-                text,
-                message_thread_id=topic.thread_id,
-                reply_markup=markup,
-                reply_parameters=reply,
-            ),
-            thread=True,
+        return await self._post(
+            topic, self._bot.send_message, text, reply_markup=markup, reply_parameters=reply
         )
-        return sent.message_id
 
-    async def _copy(self, topic: TopicRef, from_chat: int, message_id: int) -> int:
-        copied = await self._call(
-            topic.group,
-            lambda: self._bot.copy_message(
-                topic.group, from_chat, message_id, message_thread_id=topic.thread_id
-            ),
-            thread=True,
-        )
-        return copied.message_id
-
-    async def _photo(self, topic: TopicRef, url: str, caption: str | None = None) -> int:
-        sent = await self._call(
-            topic.group,
-            lambda: self._bot.send_photo(
-                topic.group, url, caption=caption, message_thread_id=topic.thread_id
-            ),
-            thread=True,
-        )
-        return sent.message_id
-
-    async def _location(self, topic: TopicRef, latitude: float, longitude: float) -> int:
-        sent = await self._call(
-            topic.group,
-            lambda: self._bot.send_location(
-                topic.group, latitude, longitude, message_thread_id=topic.thread_id
-            ),
-            thread=True,
-        )
-        return sent.message_id
-
-    async def _upload(
-        self, topic: TopicRef, kind: str, file: BufferedInputFile, caption: str | None
+    async def _post(
+        self, topic: TopicRef, method: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
     ) -> int:
-        method = self._bot.send_document if kind == "document" else self._bot.send_voice
+        """``method(group, *args, **kwargs)`` into ``topic``, paced; the message's id."""
         sent = await self._call(
             topic.group,
-            lambda: method(topic.group, file, caption=caption, message_thread_id=topic.thread_id),
+            lambda: method(topic.group, *args, message_thread_id=topic.thread_id, **kwargs),
             thread=True,
         )
-        return sent.message_id
+        return int(sent.message_id)
 
     def _pacer(self, group: int) -> Pacer:
         if self._shared_pacer is not None:

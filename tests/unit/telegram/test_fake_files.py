@@ -11,7 +11,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 from aiohttp import ClientResponseError, web
 
 from tests.unit.telegram import group_fixtures
-from tests.unit.telegram.group_fixtures import GROUP, from_base
+from tests.unit.telegram.group_fixtures import GROUP, from_base, serving, topic
 from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram, RateLimits
 from tools.fake_telegram.files import add_photo, file_bytes, image_size, png
 
@@ -41,15 +41,8 @@ async def site() -> AsyncIterator[str]:
     app.router.add_get("/page", page)
     app.router.add_get("/broken.jpg", broken)
     app.router.add_get("/banner.png", banner)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
-
-
-async def topic(bot: Bot) -> int:
-    return (await bot.create_forum_topic(GROUP, "Обращение")).message_thread_id
+    async with serving(app) as base:
+        yield base
 
 
 async def test_a_photo_by_url_is_fetched_into_a_topic_and_can_be_downloaded(tg, bot, site):

@@ -13,7 +13,7 @@ from aiogram.types import BufferedInputFile, ReplyParameters
 from aiohttp import web
 
 from tests.unit.telegram import group_fixtures
-from tests.unit.telegram.group_fixtures import GROUP, from_base
+from tests.unit.telegram.group_fixtures import GROUP, from_base, serving, topic
 from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram, RateLimits
 from tools.fake_telegram.files import file_bytes
 from tools.fake_telegram.params import UPLOAD_LIMIT
@@ -44,15 +44,8 @@ async def site() -> AsyncIterator[str]:
     app = web.Application()
     for path in files:
         app.router.add_get(path, serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
-
-
-async def topic(bot: Bot) -> int:
-    return (await bot.create_forum_topic(GROUP, "Обращение")).message_thread_id
+    async with serving(app) as base:
+        yield base
 
 
 async def download(bot: Bot, file_id: str) -> bytes:
