@@ -226,6 +226,9 @@ class SearchLog(Base):
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL"), index=True
     )
+    # Which question of the message: 0 for the whole message, 1… for each of several
+    # questions answered separately (`nlu.retrieval.plan_reply`).
+    part: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     channel: Mapped[str | None] = mapped_column(String(16))
     query: Mapped[str] = mapped_column(Text)
     normalized_query: Mapped[str] = mapped_column(Text)

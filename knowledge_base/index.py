@@ -15,7 +15,19 @@ import numpy as np
 from knowledge_base.embedder import PASSAGE, QUERY, Embedder, Progress
 from knowledge_base.embedding_cache import EmbeddingCache
 from knowledge_base.lexical import LexicalIndex
-from knowledge_base.normalize import clean, fix_layout, looks_like_wrong_layout, strip_invisible
+from knowledge_base.normalize import (
+    Preparation,
+    Speller,
+    clean,
+    fix_layout,
+    focus,
+    latin_words,
+    looks_like_wrong_layout,
+    russian_word,
+    strip_invisible,
+    tidy,
+    transliterate,
+)
 
 # Up to this many vectors (15 MiB) an exact (flat) search stays in the CPU caches and
 # takes about 2 ms; above it HNSW. At 42k vectors flat took 11 ms a query, HNSW 0.5 ms
@@ -23,6 +35,8 @@ from knowledge_base.normalize import clean, fix_layout, looks_like_wrong_layout,
 # (bench/README.md, «Query latency»).
 FLAT_LIMIT = 10_000
 FORMAT = 2
+# Transliterated text is searched only when at least this share of its words are known.
+TRANSLIT_KNOWN = 0.34
 _WORD = re.compile(r"\w+")
 
 
@@ -116,6 +130,8 @@ class FaissFaqIndex:
         self._vocabulary = {
             w for e in entries for t in (e.question, *e.phrasings) for w in _WORD.findall(clean(t))
         }
+        self.preparation = Preparation()
+        self._spellers: dict[tuple[bool, bool, int, int, bool, bool, int, bool], Speller] = {}
 
     @property
     def version(self) -> int:
@@ -180,15 +196,97 @@ class FaissFaqIndex:
         )
 
     def prepare(self, query: str) -> str:
-        """The text actually searched for: cleaned, with a wrong keyboard layout undone
-        when that turns it into words the knowledge base knows."""
+        """The text actually searched for, as `preparation` says: cleaned of what carries
+        no meaning, the question of a long story, a wrong keyboard layout undone and
+        Russian in Latin letters transliterated when that gives more words the knowledge
+        base knows, and words it does not know corrected to words it does."""
+        settings = self.preparation
+        messy = settings.messy
         text = strip_invisible(query)
+        if messy:
+            text = tidy(text)
+        if settings.story_words is not None:
+            text = focus(
+                text,
+                settings.story_words,
+                settings.story_context,
+                settings.story_tail,
+                self._relevant if settings.story_relevant else None,
+            )
+        prepared = clean(text, messy=messy)
+        loose = False  # transliterated: its lost signs and endings are restored
         if looks_like_wrong_layout(text):
-            fixed = clean(fix_layout(text))
+            fixed = clean(fix_layout(text), messy=messy)
             known = sum(w in self._vocabulary for w in _WORD.findall(fixed))
-            if known > sum(w in self._vocabulary for w in _WORD.findall(clean(text))):
-                return fixed
-        return clean(text)
+            if known > sum(w in self._vocabulary for w in _WORD.findall(prepared)):
+                prepared = fixed
+        elif settings.translit and latin_words(text):
+            latin = self._transliterated(text, prepared)
+            loose = latin is not None
+            prepared = latin or prepared
+        if settings.typos and prepared:
+            corrected = self.speller().correct_text(prepared, loose=loose)
+            prepared = clean(corrected, messy=messy)
+        return prepared
+
+    def _relevant(self, sentence: str) -> bool:
+        """Whether a sentence of a long message speaks of what the knowledge base
+        covers (`Preparation.story_relevant`)."""
+        words = _WORD.findall(clean(sentence, messy=self.preparation.messy))
+        known = sum(len(w) >= 4 and w in self._vocabulary for w in words)
+        return known >= self.preparation.story_relevant
+
+    def _transliterated(self, text: str, prepared: str) -> str | None:
+        """``text`` transliterated when that gives more known words than ``prepared``
+        and at least `TRANSLIT_KNOWN` of its words are known (English stays English)."""
+        speller = self.speller()
+        latin = clean(transliterate(text, speller.counts), messy=self.preparation.messy)
+        if self.preparation.typos:
+            before = speller.correct_text(prepared)
+            after = speller.correct_text(latin, loose=True)
+        else:
+            before, after = prepared, latin
+        known = speller.known(after)
+        if known > speller.known(before) and known >= TRANSLIT_KNOWN * len(after.split()):
+            return latin
+        return None
+
+    def speller(self) -> Speller:
+        """The typo corrector for the current `preparation`, made on first use."""
+        settings = self.preparation
+        key = (
+            settings.typo_answers,
+            settings.typo_answer_targets,
+            settings.typo_min_length,
+            settings.typo_long_length,
+            settings.typo_keep_first,
+            settings.typo_keep_forms,
+            settings.typo_min_count,
+            settings.typo_dictionary,
+        )
+        speller = self._spellers.get(key)
+        if speller is None:
+            texts = [
+                t
+                for e in self.entries
+                for t in (
+                    e.question,
+                    *e.phrasings,
+                    *((e.answer,) if settings.typo_answers else ()),
+                )
+            ]
+            speller = Speller.of_texts(
+                texts,
+                min_length=settings.typo_min_length,
+                long_length=settings.typo_long_length,
+                keep_first=settings.typo_keep_first,
+                keep_forms=settings.typo_keep_forms,
+                min_count=settings.typo_min_count,
+                targets=None if settings.typo_answer_targets else self._vocabulary,
+                dictionary=russian_word if settings.typo_dictionary else None,
+            )
+            self._spellers[key] = speller
+        return speller
 
     def search(self, query: str, top_k: int = 5) -> tuple[str, list[Hit]]:
         """The prepared query text and the entries most similar to it, best first."""

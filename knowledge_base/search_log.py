@@ -3,9 +3,10 @@ citizen's verdict. Editors read it to see what the FAQ does not cover."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain import Feedback
@@ -33,16 +34,21 @@ async def log_search(
     conversation_id: int | None,
     message_id: int | None,
     channel: str | None,
+    part: int = 0,
 ) -> SearchLog:
-    """Record a search in the caller's transaction. A message searched again (its turn
-    is being retried after a failure) keeps one row: the latest search."""
+    """Record a search in the caller's transaction. ``part`` is 0 for a whole message and
+    1… for each of several questions of one message answered separately. A message
+    searched again (its turn is being retried after a failure) keeps one row per part:
+    the latest search."""
     row = None
     if message_id is not None:
         row = await session.scalar(
-            select(SearchLog).where(SearchLog.message_id == message_id).limit(1)
+            select(SearchLog)
+            .where(SearchLog.message_id == message_id, SearchLog.part == part)
+            .limit(1)
         )
     if row is None:
-        row = SearchLog(message_id=message_id)
+        row = SearchLog(message_id=message_id, part=part)
         session.add(row)
     row.conversation_id = conversation_id
     row.channel = channel
@@ -53,6 +59,17 @@ async def log_search(
     row.decision = result.decision
     row.kb_version = result.kb_version
     return row
+
+
+async def forget_other_parts(session: AsyncSession, message_id: int, parts: Iterable[int]) -> None:
+    """Delete a message's rows for parts other than ``parts``: left by an earlier attempt
+    at its turn that split the message differently (the knowledge base changed in
+    between), whose reply was never sent."""
+    await session.execute(
+        delete(SearchLog).where(
+            SearchLog.message_id == message_id, SearchLog.part.not_in(list(parts))
+        )
+    )
 
 
 async def set_feedback(

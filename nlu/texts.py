@@ -127,3 +127,22 @@ def non_text(kind: MessageKind) -> str:
 def clarify_text(questions: list[str]) -> str:
     lines = [CLARIFY, ""] + [f"{i}. {q}" for i, q in enumerate(questions, 1)]
     return "\n".join(lines)
+
+
+PART_QUOTE_LIMIT = 80
+
+
+def answer_to(question: str, answer: str) -> str:
+    """One of several answers to a message that asked several questions, headed by the
+    FAQ question it answers."""
+    return f"По вопросу «{question}»:\n\n{answer}"
+
+
+def clarify_part(part: str, questions: list[str]) -> str:
+    """The closest questions for one of several questions of a message."""
+    quoted = " ".join(part.split())
+    if len(quoted) > PART_QUOTE_LIMIT:
+        quoted = quoted[: PART_QUOTE_LIMIT - 1].rstrip() + "…"
+    lines = [f"По вопросу «{quoted}» уточните, пожалуйста, что вы имели в виду:", ""]
+    lines += [f"{i}. {q}" for i, q in enumerate(questions, 1)]
+    return "\n".join(lines)
