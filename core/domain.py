@@ -56,6 +56,13 @@ class Decision(StrEnum):
     HANDOFF = "handoff"
 
 
+class LearnedStatus(StrEnum):
+    """A phrasing learned from use: searched (active) or turned down by an editor."""
+
+    ACTIVE = "active"
+    REJECTED = "rejected"
+
+
 class Feedback(StrEnum):
     HELPED = "helped"
     NOT_HELPED = "not_helped"

@@ -182,6 +182,29 @@ class FaqPhrasing(Base):
     entry: Mapped[FaqEntry] = relationship(back_populates="phrasings")
 
 
+class LearnedPhrasing(Base):
+    """A citizens' phrasing of an entry's question learned from use (`knowledge_base.
+    learning`): searched like the editors' phrasings while active; an editor may reject
+    it, and a rejected phrasing is never learned again."""
+
+    __tablename__ = "faq_learned"
+    __table_args__ = (UniqueConstraint("entry_id", "text"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("faq_entries.id", ondelete="CASCADE"), index=True
+    )
+    # The question as searched (cleaned), the form the index embeds.
+    text: Mapped[str] = mapped_column(Text)
+    # Distinct citizens (an operator's answer counts as enough on its own) whose similar
+    # questions confirmed the entry, and those whose similar questions rejected it.
+    citizens: Mapped[int] = mapped_column(Integer, default=0)
+    opposed: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class FaqRevision(Base):
     """A snapshot of an entry after each change."""
 
@@ -210,6 +233,9 @@ class KbVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     reason: Mapped[str] = mapped_column(String(255))
     entries: Mapped[int] = mapped_column(Integer)
+    # The answer margin measured on citizens' verdicts when this version was made by
+    # learning from use (`knowledge_base.learning`); None when too few verdicts.
+    use_margin: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     clarify_threshold: float | None = Field(None, validation_alias=_env("DJINN_CLARIFY_THRESHOLD"))
     calibrate_margin: bool = Field(True, validation_alias=_env("DJINN_CALIBRATE_MARGIN"))
     kb_reload_interval: float = Field(10.0, validation_alias=_env("DJINN_KB_RELOAD_INTERVAL"))
+    # Seconds between runs of learning from use (knowledge_base.learning); 0 turns it off.
+    learn_interval: float = Field(3600.0, ge=0, validation_alias=_env("DJINN_LEARN_INTERVAL"))
     demo_faq: bool = Field(True, validation_alias=_env("DJINN_DEMO_FAQ"))
 
     rasa: bool = Field(True, validation_alias=_env("DJINN_RASA"))

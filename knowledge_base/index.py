@@ -34,6 +34,7 @@ from knowledge_base.normalize import (
 # with 97 % of the exact top 64 and the same top hit for every dev question
 # (bench/README.md, «Query latency»).
 FLAT_LIMIT = 10_000
+LEARNED_PENALTY = 0.02
 FORMAT = 2
 # Transliterated text is searched only when at least this share of its words are known.
 TRANSLIT_KNOWN = 0.34
@@ -50,6 +51,9 @@ class IndexedEntry:
     category: str | None = None
     key: str | None = None
     phrasings: tuple[str, ...] = ()
+    # Citizens' phrasings learned from use (`knowledge_base.learning`), searched like
+    # the editors' ones.
+    learned: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,10 @@ class Fusion:
     lexical_weight: float = 0.1
     answer_weight: float = 1.0
     candidates: int = 64
+    # Subtracted from a learned phrasing's match (`knowledge_base.learning`): citizens'
+    # questions are noisier than the editors' and crowd the entries they were learned
+    # for; chosen on the validation half of rzd-hr-faq (bench/learning.py --choose).
+    learned_penalty: float = LEARNED_PENALTY
 
 
 @dataclass
@@ -95,6 +103,9 @@ class IndexMeta:
     # The answer margin calibrated on this knowledge base (`knowledge_base.calibration`);
     # None in snapshots made before calibration, which use the recorded margin.
     margin: float | None = None
+    # Where ``margin`` comes from: "probes" (the entries themselves) or "use" (citizens'
+    # verdicts, `knowledge_base.learning`), which may go below the recorded margin.
+    margin_source: str | None = None
 
 
 class FaissFaqIndex:
@@ -127,6 +138,12 @@ class FaissFaqIndex:
         self._embedder = embedder
         self.fusion = fusion or Fusion()
         self._positions = {e.id: i for i, e in enumerate(entries)}
+        # Rows of learned phrasings: they count `Fusion.learned_penalty` less.
+        self._learned = np.zeros(len(self._rows), dtype=bool)
+        for i, entry in enumerate(entries):
+            if entry.learned:
+                count = len(_entry_rows(entry)[1])
+                self._learned[int(starts[i + 1]) - count : int(starts[i + 1])] = True
         self._vocabulary = {
             w for e in entries for t in (e.question, *e.phrasings) for w in _WORD.findall(clean(t))
         }
@@ -162,10 +179,8 @@ class FaissFaqIndex:
         phrases: list[str] = []
         starts = [0]
         for entry in entries:
-            unique = dict.fromkeys(
-                clean(t) or strip_invisible(t) for t in (entry.question, *entry.phrasings)
-            )
-            phrases.extend(unique)
+            editors, learned = _entry_rows(entry)
+            phrases.extend((*editors, *learned))
             starts.append(len(phrases))
         answers = [f"{entry.question}\n{entry.answer}" for entry in entries]
         total = len(phrases) + len(answers)
@@ -272,6 +287,7 @@ class FaissFaqIndex:
                 for t in (
                     e.question,
                     *e.phrasings,
+                    *getattr(e, "learned", ()),
                     *((e.answer,) if settings.typo_answers else ()),
                 )
             ]
@@ -309,6 +325,8 @@ class FaissFaqIndex:
         dense = self._phrases.reconstruct_batch(rows) @ query
         lexical = self._lexical.scores(self._lexical.vectorise(text), rows)
         combined = dense + self.fusion.lexical_weight * lexical
+        if self.fusion.learned_penalty:
+            combined -= self.fusion.learned_penalty * self._learned[rows]
         # Each candidate's best row: the first one reaching its maximum, as argmax picks.
         peaks = np.flatnonzero(combined == np.maximum.reduceat(combined, offsets)[owners])
         best = peaks[np.unique(owners[peaks], return_index=True)[1]]
@@ -362,7 +380,14 @@ class FaissFaqIndex:
             )
         with open(directory / "entries.json", encoding="utf-8") as f:
             entries = [
-                IndexedEntry(**{**e, "phrasings": tuple(e["phrasings"])}) for e in json.load(f)
+                IndexedEntry(
+                    **{
+                        **e,
+                        "phrasings": tuple(e["phrasings"]),
+                        "learned": tuple(e.get("learned", ())),
+                    }
+                )
+                for e in json.load(f)
             ]
         phrases = faiss.read_index(str(directory / "phrases.faiss"))
         answers = faiss.read_index(str(directory / "answers.faiss"))
@@ -378,6 +403,16 @@ class FaissFaqIndex:
             embedder,
             fusion,
         )
+
+
+def _entry_rows(entry: IndexedEntry) -> tuple[list[str], list[str]]:
+    """The texts of an entry's phrase rows: its question and the editors' phrasings,
+    then the learned phrasings that are not among them (each once, cleaned)."""
+    editors = dict.fromkeys(
+        clean(t) or strip_invisible(t) for t in (entry.question, *entry.phrasings)
+    )
+    learned = dict.fromkeys(t for t in (clean(t) for t in entry.learned) if t and t not in editors)
+    return list(editors), list(learned)
 
 
 def _make_faiss(dim: int, size: int, vectors: np.ndarray) -> faiss.Index:

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory
-from core.models import FaqEntry, FaqPhrasing, FaqRevision, KbVersion
+from core.domain import LearnedStatus
+from core.models import FaqEntry, FaqPhrasing, FaqRevision, KbVersion, LearnedPhrasing
 from knowledge_base.drafts import EntryDraft, EntryStatus
 from knowledge_base.index import IndexedEntry
 from knowledge_base.normalize import fold, strip_invisible
@@ -64,6 +65,10 @@ class FaqRepository:
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
 
+    @property
+    def sessions(self) -> SessionFactory:
+        return self._sessions
+
     async def current_version(self) -> int:
         """The newest knowledge-base version (0 before the first import)."""
         async with self._sessions() as session:
@@ -89,6 +94,13 @@ class FaqRepository:
                     .order_by(FaqEntry.id)
                 )
             ).all()
+            learned: dict[int, list[str]] = {}
+            for entry_id, text in await session.execute(
+                select(LearnedPhrasing.entry_id, LearnedPhrasing.text)
+                .where(LearnedPhrasing.status == LearnedStatus.ACTIVE)
+                .order_by(LearnedPhrasing.id)
+            ):
+                learned.setdefault(entry_id, []).append(text)
             return version, [
                 IndexedEntry(
                     id=e.id,
@@ -97,9 +109,21 @@ class FaqRepository:
                     category=e.category,
                     key=e.key,
                     phrasings=tuple(p.text for p in e.phrasings),
+                    learned=tuple(learned.get(e.id, ())),
                 )
                 for e in rows
             ]
+
+    async def use_margin(self) -> float | None:
+        """The answer margin last measured on citizens' verdicts (`knowledge_base.
+        learning`), None while there were too few."""
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(KbVersion.use_margin)
+                .where(KbVersion.use_margin.is_not(None))
+                .order_by(KbVersion.id.desc())
+                .limit(1)
+            )
 
     async def export(self, include_archived: bool = False) -> list[EntryDraft]:
         """Every entry as a draft, for writing to a file."""

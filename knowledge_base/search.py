@@ -14,6 +14,7 @@ from knowledge_base.duplicates import NearDuplicate, near_duplicates
 from knowledge_base.embedder import Embedder, Progress
 from knowledge_base.embedding_cache import EmbeddingCache
 from knowledge_base.index import FaissFaqIndex, Hit, IndexedEntry
+from knowledge_base.learning import LearningJob
 from knowledge_base.repository import FaqRepository
 from knowledge_base.store import IndexStore
 
@@ -75,6 +76,12 @@ class FaqSearchService:
         entries = self._index.entries
         return await asyncio.to_thread(near_duplicates, entries, self._embedder, self._cache)
 
+    def learning_job(self) -> LearningJob:
+        """Learning from use for this knowledge base (`knowledge_base.learning`)."""
+        return LearningJob(
+            self._repository.sessions, self._embedder, self.thresholds.answer, self._cache
+        )
+
     def entry(self, entry_id: int) -> IndexedEntry | None:
         """A published entry of the loaded snapshot by id."""
         return self._index.entry(entry_id) if self._index else None
@@ -91,13 +98,18 @@ class FaqSearchService:
 
     def thresholds_for(self, index: FaissFaqIndex | None = None) -> Thresholds:
         """The thresholds with the margin calibrated on the loaded knowledge base (or
-        ``index``), never below the recorded one; the recorded ones when this service
-        does not calibrate."""
+        ``index``): measured on citizens' verdicts once there are enough of them, else
+        on the entries' probes and never below the recorded one; the recorded ones when
+        this service does not calibrate."""
         if not self._calibrate:
             return self.thresholds
         index = index or self._index
         margin = index.meta.margin if index is not None else None
-        if margin is None or margin <= self.thresholds.margin:
+        if margin is None:
+            return self.thresholds
+        if index is not None and index.meta.margin_source == "use":
+            return replace(self.thresholds, margin=margin)
+        if margin <= self.thresholds.margin:
             return self.thresholds
         return replace(self.thresholds, margin=margin)
 
@@ -140,10 +152,19 @@ class FaqSearchService:
         return index
 
     async def _calibrate_margin(self, index: FaissFaqIndex) -> None:
+        use_margin = await self._repository.use_margin()
+        if use_margin is not None:
+            index.meta.margin, index.meta.margin_source = use_margin, "use"
+            log.info(
+                "knowledge base v%s: answer margin %.4f measured on citizens' verdicts",
+                index.version,
+                use_margin,
+            )
+            return
         calibration = await asyncio.to_thread(
             calibrate, index, self._embedder, self.thresholds, self._cache
         )
-        index.meta.margin = calibration.margin
+        index.meta.margin, index.meta.margin_source = calibration.margin, "probes"
         log.info(
             "knowledge base v%s calibrated on %s probes: answer margin %.4f",
             index.version,

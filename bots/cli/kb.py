@@ -178,6 +178,47 @@ def rebuild(settings: Settings) -> None:
     asyncio.run(go())
 
 
+@kb.command("learn")
+@click.option("--dry-run", is_flag=True, help="Показать, чему бот научится, ничего не меняя.")
+@click.pass_obj
+def learn(settings: Settings, dry_run: bool) -> None:
+    """Учесть отзывы граждан и ответы операторов (работающий бот делает это сам
+    раз в DJINN_LEARN_INTERVAL секунд)."""
+
+    async def go() -> None:
+        async with open_kb(settings) as (_, search):
+            await search.refresh(progress=ProgressLine("Индекс"))
+            outcome = await search.learning_job().run(dry_run=dry_run)
+            labels = {
+                e.id: _label(e) for e in (search.entry(x.entry_id) for x in outcome.added) if e
+            }
+            if outcome.version is not None:
+                await search.refresh(progress=ProgressLine("Индекс"))
+                notified = await notify_bots(settings, outcome.version)
+        for lesson in outcome.added:
+            click.echo(
+                f"+ «{lesson.text}» → {labels.get(lesson.entry_id, lesson.entry_id)} "
+                f"(граждан: {lesson.citizens}, против: {lesson.opposed})"
+            )
+        if outcome.withdrawn:
+            click.echo(f"Снято выученных формулировок: {outcome.withdrawn}")
+        if outcome.use_margin is None:
+            click.echo(
+                "Порог уверенности по отзывам: пока мало отзывов, действует калибровка по базе."
+            )
+        else:
+            click.echo(f"Порог уверенности по отзывам граждан: отрыв {outcome.use_margin:.4f}.")
+        if not outcome.changed:
+            click.echo("Нового нет, база знаний не изменилась.")
+        elif dry_run:
+            click.echo("Пробный запуск: ничего не изменено.")
+        else:
+            tail = "" if notified else " Работающие боты увидят её при следующей проверке."
+            click.echo(f"База знаний v{outcome.version}.{tail}")
+
+    asyncio.run(go())
+
+
 @kb.command("search")
 @click.argument("query", required=False)
 @click.option("--top", "top_k", default=5, show_default=True, help="Сколько записей показать.")

@@ -18,7 +18,8 @@ from core.metrics import Metrics, serve_metrics
 from core.settings import Settings
 from handoff.events import HandoffEventRepository
 from handoff.queue import HandoffRelay, HandoffStreams
-from knowledge_base.notify import listen_versions
+from knowledge_base.learning import learn_periodically
+from knowledge_base.notify import listen_versions, publish_version
 from nlu.resilient import ResilientDialogueEngine
 from nlu.servers import RasaServers, missing_for_managed, model_cache
 
@@ -169,6 +170,8 @@ async def _serve_channels(
     if services.redis is not None:
         tasks.append(asyncio.create_task(listen_versions(services.redis, wake, stop)))
         tasks.append(_start_relay(services, stop))
+    if settings.learn_interval > 0:
+        tasks.append(_start_learning(settings, services, stop, wake))
     _report_operators(settings, services, channels)
     for name in channels:
         tasks.append(
@@ -183,6 +186,23 @@ async def _serve_channels(
     click.echo(f"Djinn работает (база знаний v{services.faq.version}). Остановить: Ctrl+C.")
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _start_learning(
+    settings: Settings, services: Services, stop: asyncio.Event, wake: asyncio.Event
+) -> asyncio.Task[None]:
+    """Learning from use; a new version it makes reaches this process at once and the
+    others through the Redis notice (or their next check)."""
+
+    async def announce(version: int) -> None:
+        wake.set()
+        if services.redis is not None:
+            await publish_version(services.redis, version)
+
+    job = services.faq.learning_job()
+    return asyncio.create_task(
+        learn_periodically(job, stop, settings.learn_interval, announce), name="kb-learning"
+    )
 
 
 def _start_relay(services: Services, stop: asyncio.Event) -> asyncio.Task[None]:
