@@ -63,6 +63,17 @@ class LearnedStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class AdminRole(StrEnum):
+    """What a user of the web admin (or an API token) may do. An admin manages users,
+    tokens and everything else; an editor the FAQ and the knowledge gaps; a supervisor
+    reads the dashboard and transcripts; an operator reads the FAQ."""
+
+    ADMIN = "admin"
+    EDITOR = "editor"
+    SUPERVISOR = "supervisor"
+    OPERATOR = "operator"
+
+
 class Feedback(StrEnum):
     HELPED = "helped"
     NOT_HELPED = "not_helped"

@@ -436,7 +436,8 @@ class HandoffCase(Base):
 
 
 class AuditEntry(Base):
-    """Who did what and when: assignments, bans, returns and closings by operators."""
+    """Who did what and when: assignments, bans, returns and closings by operators;
+    users and API tokens of the web admin created, locked, revoked."""
 
     __tablename__ = "audit_log"
 
@@ -449,6 +450,58 @@ class AuditEntry(Base):
         ForeignKey("conversations.id", ondelete="SET NULL")
     )
     details: Mapped[dict[str, Any] | None]
+
+
+class AdminUser(Base):
+    """A person who signs in to the web admin. ``password_hash`` is a scrypt hash
+    (`admin.security`); ``failed_logins`` counts wrong passwords in a row, and reaching
+    the limit sets ``locked_until``."""
+
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AdminSession(Base):
+    """A signed-in browser: the cookie carries a random token, the row only its SHA-256
+    (a stolen database gives no usable cookie), with the session's CSRF token."""
+
+    __tablename__ = "admin_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("admin_users.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A bearer token for the HTTP API, issued by an admin to another system; only its
+    SHA-256 is kept (the token is shown once)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class ReplyTemplate(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from bots.cli.admin import admin
 from bots.cli.db import db
 from bots.cli.kb import kb
 from bots.cli.nlu import nlu
@@ -28,6 +29,7 @@ cli.add_command(kb)
 cli.add_command(db)
 cli.add_command(nlu)
 cli.add_command(operators)
+cli.add_command(admin)
 
 
 def main() -> None:

@@ -120,3 +120,32 @@ def test_the_demo_faq_has_no_near_duplicates(demo_data_dir):
     result = djinn(demo_data_dir, "kb", "duplicates")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("Похожих записей нет.")
+
+
+def test_admin_users_and_tokens_from_the_shell(tmp_path):
+    data = tmp_path / "data"
+    password = "пароль для скрипта 1"
+    created = djinn(data, "admin", "create-user", "Editor1", "--role", "editor", stdin=password)
+    assert created.returncode == 0, created.stderr
+    assert "Пользователь «editor1» создан, роль editor." in created.stdout
+    assert password not in created.stdout + created.stderr
+
+    again = djinn(data, "admin", "create-user", "editor1", "--role", "admin", stdin=password)
+    assert again.returncode == 1 and "пользователь «editor1» уже есть" in again.stderr
+    empty = djinn(data, "admin", "create-user", "boris", "--role", "admin", stdin="")
+    assert empty.returncode == 1 and "пароль пуст" in empty.stderr
+    weak = djinn(data, "admin", "create-user", "boris", "--role", "admin", stdin="123\n")
+    assert weak.returncode == 1 and "пароль короче 10 символов" in weak.stderr
+    bad_role = djinn(data, "admin", "create-user", "boris", "--role", "boss", stdin=password)
+    assert bad_role.returncode == 2 and "boss" in bad_role.stderr
+
+    issued = djinn(data, "admin", "create-token", "regional-crm", "--role", "editor")
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip()
+    assert len(token) >= 43 and "показать ещё раз нельзя" in issued.stderr
+    listed = djinn(data, "admin", "tokens")
+    assert "regional-crm\teditor\tдействует" in listed.stdout and token not in listed.stdout
+
+    assert djinn(data, "admin", "revoke-token", "regional-crm").returncode == 0
+    assert "regional-crm\teditor\tотозван" in djinn(data, "admin", "tokens").stdout
+    assert djinn(data, "admin", "users").stdout.splitlines() == ["editor1\teditor"]
