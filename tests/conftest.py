@@ -50,6 +50,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # what the bot answers in a test must not move with it (tests of calibration turn
     # it on).
     monkeypatch.setenv("DJINN_CALIBRATE_MARGIN", "off")
+    # The web admin only where a test serves it (a fixed port would clash).
+    monkeypatch.setenv("DJINN_ADMIN_PORT", "0")
     yield
 
 

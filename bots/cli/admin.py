@@ -48,9 +48,45 @@ def _read_password() -> str:
     return password
 
 
-@click.group()
-def admin() -> None:
-    """Веб-админка: пользователи и API-токены."""
+@click.group(invoke_without_command=True)
+@click.option("--host", default=None, help="адрес (по умолчанию DJINN_ADMIN_HOST, 127.0.0.1)")
+@click.option("--port", type=int, default=None, help="порт (по умолчанию DJINN_ADMIN_PORT, 8080)")
+@click.pass_context
+def admin(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Веб-админка: без команды — запустить её; команды — пользователи и API-токены."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings: Settings = ctx.obj
+    host = host or settings.admin_host
+    port = settings.admin_port if port is None else port
+    if not 0 < port < 65536:
+        raise click.UsageError("порт веб-интерфейса — от 1 до 65535")
+    asyncio.run(_serve(settings, host, port))
+
+
+async def _serve(settings: Settings, host: str, port: int) -> None:
+    import signal
+
+    from admin.server import serve_admin, standalone_context
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with standalone_context(settings) as context:
+        if not await context.accounts.users():
+            click.echo(
+                "Пользователей ещё нет: создайте администратора командой "
+                "djinn admin create-user LOGIN --role admin"
+            )
+        click.echo(f"Веб-интерфейс: http://{host}:{port}/login (остановить: Ctrl+C).")
+        try:
+            await serve_admin(context, host, port, stop)
+        except OSError as error:
+            raise click.ClickException(
+                f"веб-интерфейс не запущен: {host}:{port} — {error}"
+            ) from None
+    click.echo("Веб-интерфейс остановлен.")
 
 
 @admin.command("create-user")

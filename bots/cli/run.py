@@ -179,6 +179,10 @@ async def _serve_channels(
                 _supervise(CHANNEL_NAMES[name], RUNNERS[name], settings, services, stop)
             )
         )
+    if settings.admin_port:
+        tasks.append(_start_admin(settings, services, stop, wake))
+    else:
+        click.echo("Веб-интерфейс: выключен (DJINN_ADMIN_PORT=0).")
     if settings.metrics_port:
         tasks.append(_start_metrics(settings, services, stop))
     else:
@@ -203,6 +207,28 @@ def _start_learning(
     return asyncio.create_task(
         learn_periodically(job, stop, settings.learn_interval, announce), name="kb-learning"
     )
+
+
+def _start_admin(
+    settings: Settings, services: Services, stop: asyncio.Event, wake: asyncio.Event
+) -> asyncio.Task[None]:
+    """The web admin beside the bots; if its port is taken, the bots run on without it."""
+    from admin.server import serve_admin, shared_context
+
+    host, port = settings.admin_host, settings.admin_port
+    click.echo(
+        f"Веб-интерфейс: http://{host}:{port}/login "
+        "(пользователи: djinn admin create-user LOGIN --role admin; "
+        "выключить: DJINN_ADMIN_PORT=0)."
+    )
+
+    async def run() -> None:
+        try:
+            await serve_admin(shared_context(services, wake), host, port, stop)
+        except OSError as error:
+            click.echo(f"Веб-интерфейс: не запущен — {host}:{port}: {error}", err=True)
+
+    return asyncio.create_task(run(), name="admin")
 
 
 def _start_relay(services: Services, stop: asyncio.Event) -> asyncio.Task[None]:

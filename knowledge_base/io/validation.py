@@ -20,8 +20,8 @@ from knowledge_base.io.records import (
 )
 from knowledge_base.io.text import question_key
 
-_KEY_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_MAX_KEY = 100
+KEY_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+MAX_KEY = 64  # the width of faq_entries.key
 _STATUS_WORDS: dict[str, EntryStatus] = {
     "published": EntryStatus.PUBLISHED,
     "опубликовано": EntryStatus.PUBLISHED,
@@ -96,11 +96,11 @@ def _check_texts(record: Record, log: ProblemLog) -> None:
 
 def _check_key_and_status(record: Record, log: ProblemLog) -> None:
     key = record.key
-    if key is not None and (len(key) > _MAX_KEY or not _KEY_PATTERN.fullmatch(key)):
+    if key is not None and (len(key) > MAX_KEY or not KEY_PATTERN.fullmatch(key)):
         log.add(
             record.at(KEY),
             f"ключ {quote(key)} не подходит: нужны строчные латинские буквы, цифры и дефисы "
-            f"(например, zhkh-oplata), не длиннее {_MAX_KEY} символов",
+            f"(например, zhkh-oplata), не длиннее {MAX_KEY} символов",
         )
     if parse_status(record.status) is None:
         log.add(
