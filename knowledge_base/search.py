@@ -68,6 +68,14 @@ class FaqSearchService:
     def version(self) -> int | None:
         return self._index.version if self._index else None
 
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
+    @property
+    def cache(self) -> EmbeddingCache | None:
+        return self._cache
+
     async def near_duplicates(self) -> list[NearDuplicate]:
         """Near-duplicate entries of the loaded knowledge base (`knowledge_base.duplicates`)."""
         if self._index is None:

@@ -22,6 +22,7 @@ from admin.server import serve_admin, shared_context
 from admin.web import AdminContext
 from bots.app import Services, open_services
 from core.models import AuditEntry, FaqEntry
+from tests.gap_scenario import OPERATOR_ANSWER, seed
 
 PASSWORD = "пароль для проверки 1"
 PAY_KEY = "zhkh-pay-utilities"
@@ -464,3 +465,38 @@ async def test_the_api_round_trips_an_entry_with_a_valid_token_only(admin):
         await accounts.revoke_token("crm", actor="shell")
         revoked = await client.get(f"/api/faq/{entry['id']}", headers=editor)
         assert revoked.status_code == 401
+
+
+async def test_a_knowledge_gap_becomes_a_draft_with_the_operators_answer(admin):
+    await seed(admin.services.sessions)
+    async with signed_in(admin, "olga") as operator:
+        assert (await operator.get("/gaps")).status_code == 403
+    async with signed_in(admin, "eva") as browser:
+        # The demo knowledge base was loaded after these questions were asked, so by
+        # default the page counts them as covered since; shown all, they are there.
+        page = await browser.get("/gaps", params={"days": 30, "covered": "1"})
+        assert page.status_code == 200
+        passport = re.search(
+            r'<article class="revision gap" id="gap-(\d+)">(.*?)</article>', page.text, re.S
+        )
+        assert passport is not None
+        key, card = passport.groups()
+        assert 'class="gap-size">4<' in card and 'class="gap-citizens">3<' in card
+        assert "МФЦ или в отдел по вопросам миграции" in card  # the operator's answer
+
+        drafted = await browser.post(
+            f"/gaps/{key}/draft",
+            data={"csrf": csrf_of(page), "days": "30", "covered": "1", "category": "Документы"},
+        )
+        assert drafted.status_code == 303
+        entry_id = int(drafted.headers["location"].split("/")[2].split("?")[0])
+    entry = await admin.services.faq_repository.entry(entry_id)
+    assert entry.status == "draft" and entry.category == "Документы"
+    assert entry.answer == OPERATOR_ANSWER
+    assert entry.question in {
+        "Я потерял паспорт, что мне делать?",
+        "потеряла паспорт как восстановить",
+        "Где восстановить утерянный паспорт?",
+        "Утерян паспорт гражданина РФ, куда обращаться",
+    }
+    assert len(entry.phrasings) >= 2
