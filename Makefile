@@ -59,8 +59,8 @@ $(RASA_STAMP): nlu/requirements-rasa.txt nlu/constraints-rasa.txt nlu/rasa_plugi
 rasa-model: setup $(RASA_STAMP)
 	$(BIN)/djinn nlu train
 
-# PostgreSQL and Redis for the integration tests, and docker-compose to validate
-# docker-compose.yml; started or installed only when missing.
+# PostgreSQL and Redis for the integration tests, docker-compose to validate
+# docker-compose.yml and Chromium for the browser tests; started or installed only when missing.
 services:
 	.ci/services
 
