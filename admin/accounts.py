@@ -21,7 +21,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.security import digest, hash_password, new_token, verify_password, waste_time
+from admin.security import (
+    SCRYPT_N,
+    digest,
+    hash_password,
+    new_token,
+    verify_password,
+    waste_time,
+)
 from core.db import SessionFactory
 from core.domain import AdminRole
 from core.models import AdminSession, AdminUser, ApiToken, AuditEntry, as_utc, utcnow
@@ -104,11 +111,20 @@ class Accounts:
     Args:
         sessions: Database sessions.
         clock: The current time (tests move it).
+        password_cost: scrypt's N for new passwords (tests of other things lower it;
+            a stored hash names its own cost, so verifying follows it).
     """
 
-    def __init__(self, sessions: SessionFactory, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        clock: Callable[[], datetime] = utcnow,
+        *,
+        password_cost: int = SCRYPT_N,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._cost = password_cost
 
     # --- Users ---------------------------------------------------------------------
 
@@ -123,7 +139,7 @@ class Accounts:
             )
         chosen = role_of(role)
         check_password(password)
-        hashed = await asyncio.to_thread(hash_password, password)
+        hashed = await asyncio.to_thread(hash_password, password, n=self._cost)
         async with self._sessions.begin() as session:
             if await session.scalar(select(AdminUser.id).where(AdminUser.login == login)):
                 raise AccountError(f"пользователь «{login}» уже есть")
@@ -136,7 +152,7 @@ class Accounts:
     async def set_password(self, login: str, password: str, *, actor: str) -> None:
         """Replace a user's password, unlock the account and end its sessions."""
         check_password(password)
-        hashed = await asyncio.to_thread(hash_password, password)
+        hashed = await asyncio.to_thread(hash_password, password, n=self._cost)
         now = self._clock()
         async with self._sessions.begin() as session:
             user = await _user(session, login)

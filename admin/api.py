@@ -5,16 +5,18 @@ people. The schema is at /api/openapi.json."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+import dataclasses
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from admin.accounts import Principal
+from admin.dashboard import dashboard
 from admin.faq_pages import publisher
-from admin.web import EDIT_FAQ, READ_FAQ, allow, context
+from admin.web import EDIT_FAQ, READ_FAQ, SEE_FIGURES, allow, context
 from core.models import FaqEntry, FaqRevision
 from knowledge_base.drafts import EntryDraft, EntryStatus
 from knowledge_base.repository import EditConflict, EntryInvalid, EntryNotFound, SavedEntry
@@ -239,6 +241,22 @@ def router() -> APIRouter:
                 for h in result.hits
             ],
         )
+
+    @api.get("/dashboard", summary="Показатели за период", tags=["Показатели"])
+    async def figures(
+        request: Request,
+        principal: Client,
+        start: date,
+        end: Annotated[date, Query(description="Последний день периода (включительно)")],
+    ) -> dict[str, Any]:
+        """The dashboard's figures of the local days ``start``…``end`` (admin.dashboard
+        defines each)."""
+        allow(principal, *SEE_FIGURES)
+        if start > end or (end - start).days >= 366:
+            raise HTTPException(422, "Период — от start до end, не больше 366 дней.")
+        admin = context(request)
+        found = await dashboard(admin.sessions, start, end + timedelta(days=1), tz=admin.tz)
+        return dataclasses.asdict(found)
 
     @api.get("/health", summary="Жив ли сервер", include_in_schema=False)
     async def health() -> Response:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 
-from admin import api, faq_pages, gaps_pages
+from admin import api, dashboard_pages, faq_pages, gaps_pages
 from admin.accounts import AccountError, SignInResult
 from admin.security import same
 from admin.web import (
@@ -99,6 +99,7 @@ def create_app(admin: AdminContext) -> FastAPI:
     _audit_pages(app, pages)
     app.include_router(faq_pages.router(pages))
     app.include_router(gaps_pages.router(pages))
+    app.include_router(dashboard_pages.router(pages))
     app.include_router(api.router())
     for install in admin.extras.get("pages", ()):
         install(app, pages)

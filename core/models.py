@@ -116,6 +116,14 @@ class Message(Base):
         UniqueConstraint("channel", "dedup_key"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
         Index("ix_messages_delivery", "channel", "delivery_status", "chat_id"),
+        # The dashboard's messages per day and channel (`admin.dashboard`).
+        Index(
+            "ix_messages_channel_direction_created",
+            "channel",
+            "direction",
+            "created_at",
+            "conversation_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -244,6 +252,28 @@ class SearchLog(Base):
     and what the citizen thought of it."""
 
     __tablename__ = "search_log"
+    # The dashboard's questions of a period and the next question of a conversation
+    # (`admin.dashboard`), read from the indexes alone.
+    __table_args__ = (
+        Index(
+            "ix_search_log_created_outcome",
+            "created_at",
+            "conversation_id",
+            "message_id",
+            "decision",
+            "chosen_entry_id",
+            "feedback",
+        ),
+        Index(
+            "ix_search_log_conversation_outcome",
+            "conversation_id",
+            "created_at",
+            "message_id",
+            "decision",
+            "chosen_entry_id",
+            "feedback",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int | None] = mapped_column(
@@ -410,6 +440,8 @@ class HandoffCase(Base):
     __table_args__ = (
         Index("ix_handoff_cases_conversation", "conversation_id", "ended_at"),
         Index("ix_handoff_cases_sla", "first_response_at", "sla_due_at"),
+        # The dashboard: operator requests after a question (`admin.dashboard`).
+        Index("ix_handoff_cases_conversation_requested", "conversation_id", "requested_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

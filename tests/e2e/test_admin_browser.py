@@ -20,6 +20,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from bots.app import open_database
 from tests.conftest import ROOT, make_settings
+from tests.dashboard_scenario import seed_world
 from tests.gap_scenario import OPERATOR_ANSWER, seed
 from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 
@@ -217,3 +218,88 @@ async def test_an_editor_changes_an_answer_and_the_telegram_bot_gives_it(
         await expect(page).to_have_url(f"{djinn.url}/login?next=%2Ffaq")
     finally:
         await stop(djinn)
+
+
+async def test_the_dashboard_shows_a_seeded_week_exactly(demo_data_dir, browser):
+    """`djinn admin` alone; the week of tests/dashboard_scenario.py, seen long after it
+    (so every question is judged: none is younger than 72 hours)."""
+    async with open_database(make_settings(demo_data_dir)) as (_, sessions):
+        world = await seed_world(sessions)
+    create_user(demo_data_dir, "sam", "supervisor")
+    create_user(demo_data_dir, "boss", "admin")
+    port = free_port()
+    admin = await start(
+        ["admin", "--port", str(port)],
+        {"DJINN_DATA_DIR": str(demo_data_dir), "DJINN_TIMEZONE": "Europe/Moscow"},
+        "Веб-интерфейс: http://",
+        port,
+    )
+    try:
+        page = await browser.new_page()
+        await page.goto(f"{admin.url}/login")
+        await page.get_by_label("Логин").fill("sam")
+        await page.get_by_label("Пароль").fill(PASSWORD)
+        await page.get_by_role("button", name="Войти").click()
+        await expect(page).to_have_url(f"{admin.url}/dashboard")
+        await page.get_by_label("С", exact=True).fill("2026-03-02")
+        await page.get_by_label("По", exact=True).fill("2026-03-08")
+        await page.get_by_role("button", name="Показать").click()
+        await expect(page).to_have_url(f"{admin.url}/dashboard?start=2026-03-02&end=2026-03-08")
+        expected = {
+            "#fig-inbound": "13",
+            "#fig-questions": "11",
+            "#fig-naive": "81,8 %",
+            "#fig-honest": "45,5 %",
+            "#fig-handoff": "60,0 %",
+            "#fig-p50": "12 мин",
+            "#fig-sla": "2",
+            "#fig-csat": "4,00",
+        }
+        for selector, text in expected.items():
+            await expect(page.locator(selector)).to_have_text(text)
+        await expect(page.locator(".card", has_text="решено ботом честно")).to_contain_text(
+            "5 из 11"
+        )
+        operators = page.locator("#by-operator tbody tr")
+        await expect(operators).to_have_count(2)
+        await expect(operators.nth(0)).to_have_text(
+            "Иван 1 1 30 мин 30 мин 1", use_inner_text=True
+        )
+        await expect(operators.nth(1)).to_have_text(
+            "Ольга 1 1 12 мин 12 мин 0", use_inner_text=True
+        )
+        categories = page.locator("#categories tbody tr")
+        await expect(categories.nth(0)).to_have_text("ЖКХ 5 5", use_inner_text=True)
+        await expect(categories.nth(1)).to_have_text("Транспорт 4 3", use_inner_text=True)
+        rising = page.locator("#rising tbody tr")
+        await expect(rising).to_have_count(2)
+        await expect(rising.nth(0)).to_contain_text("Вопрос e1")
+        await shot(page, "09-dashboard")
+
+        async with page.expect_download() as download:
+            await page.get_by_role("link", name="Выгрузить CSV").click()
+        path = await (await download.value).path()
+        assert "Сводка" in Path(path).read_text(encoding="utf-8-sig")
+
+        # Drill down: the Telegram part of 8 March's bar, then a conversation.
+        await page.locator("svg a[href*='channel=telegram&day=2026-03-08']").click()
+        await expect(page.locator("h1")).to_have_text("Обращения с сообщениями граждан")
+        rows = page.locator("table.list tbody tr")
+        await expect(rows).to_have_count(2)  # Vera and Dina wrote that day
+        await shot(page, "10-conversations")
+        await page.get_by_role("link", name=f"№{world.conversations['Вера']}").click()
+        await expect(page.locator("ol.transcript li.from-operator")).to_have_count(1)
+        await shot(page, "11-transcript")
+
+        await page.get_by_role("button", name="Выйти").click()
+        await page.get_by_label("Логин").fill("boss")
+        await page.get_by_label("Пароль").fill(PASSWORD)
+        await page.get_by_role("button", name="Войти").click()
+        await page.goto(f"{admin.url}/users")
+        await expect(page.locator("table.list").first).to_contain_text("sam")
+        await shot(page, "12-users")
+        await page.goto(f"{admin.url}/audit")
+        await expect(page.locator("table.audit")).to_contain_text("пользователь создан")
+        await shot(page, "13-audit")
+    finally:
+        await stop(admin)

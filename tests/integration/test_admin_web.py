@@ -12,12 +12,13 @@ import re
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from admin.accounts import MAX_FAILURES
+from admin.accounts import MAX_FAILURES, Accounts
 from admin.server import serve_admin, shared_context
 from admin.web import AdminContext
 from bots.app import Services, open_services
@@ -57,6 +58,8 @@ async def admin(demo_settings, embedder) -> AsyncIterator[Admin]:
     ) as services:
         await services.faq.refresh()
         context = shared_context(services)
+        # Cheap hashes: the cost itself is tested in tests/unit/admin/test_security.py.
+        context.accounts = Accounts(services.sessions, password_cost=2**12)
         for login, role in [
             ("boss", "admin"),
             ("eva", "editor"),
@@ -264,9 +267,7 @@ async def test_an_edit_is_published_kept_in_history_and_rolled_back(admin):
     async with admin.services.sessions() as session:
         changes = list(
             await session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.action.like("faq.%"))
-                .order_by(AuditEntry.id)
+                select(AuditEntry).where(AuditEntry.action.like("faq.%")).order_by(AuditEntry.id)
             )
         )
     assert [(c.actor, c.action) for c in changes][-2:] == [
@@ -326,7 +327,7 @@ async def test_check_question_shows_the_top_five_and_the_decision(admin):
         page = await browser.get("/faq/check", params={"q": "куда платить за квартиру и свет"})
         assert page.status_code == 200
         assert "Бот ответит этой записью" in page.text
-        rows = re.findall(r'<tr>\s*<td>(\d)</td>', page.text)
+        rows = re.findall(r"<tr>\s*<td>(\d)</td>", page.text)
         assert rows == ["1", "2", "3", "4", "5"]
         vague = await browser.get("/faq/check", params={"q": "погода на Марсе завтра"})
         assert "не найдёт ответа" in vague.text or "предложит выбрать" in vague.text
@@ -462,6 +463,12 @@ async def test_the_api_round_trips_an_entry_with_a_valid_token_only(admin):
         archived = await client.delete(f"/api/faq/{entry['id']}", headers=editor)
         assert archived.json()["status"] == "archived"
 
+        assert (await client.get("/api/dashboard", headers=editor)).status_code == 422
+        figures = await client.get(
+            "/api/dashboard", params={"start": "2026-11-01", "end": "2026-11-30"}, headers=editor
+        )
+        assert figures.status_code == 403  # figures are for supervisors
+
         await accounts.revoke_token("crm", actor="shell")
         revoked = await client.get(f"/api/faq/{entry['id']}", headers=editor)
         assert revoked.status_code == 401
@@ -500,3 +507,38 @@ async def test_a_knowledge_gap_becomes_a_draft_with_the_operators_answer(admin):
         "Утерян паспорт гражданина РФ, куда обращаться",
     }
     assert len(entry.phrasings) >= 2
+
+
+async def test_supervisors_see_the_dashboard_its_conversations_and_csv(admin):
+    await seed(admin.services.sessions)
+    async with signed_in(admin, "eva") as editor:
+        assert (await editor.get("/dashboard")).status_code == 403
+        assert (await editor.get("/conversations/1")).status_code == 403
+    async with signed_in(admin, "sam") as browser:
+        page = await browser.get("/dashboard")
+        assert page.status_code == 200, page.text
+        assert "<svg" in page.text and 'id="fig-questions">' in page.text
+        bad = await browser.get("/dashboard", params={"start": "2026-12-05", "end": "2026-12-01"})
+        assert bad.status_code == 400
+        handed = await browser.get("/dashboard/conversations", params={"kind": "handoffs"})
+        ids = re.findall(r'href="/conversations/(\d+)"', handed.text)
+        assert len(ids) == 3  # the seeded stays with the operators
+        transcript = await browser.get(f"/conversations/{ids[-1]}")
+        assert transcript.status_code == 200 and "from-operator" in transcript.text
+        exported = await browser.get("/dashboard.csv")
+        assert exported.headers["content-type"].startswith("text/csv")
+        assert exported.content.startswith("\ufeff".encode())
+        assert "Сводка" in exported.content.decode("utf-8-sig")
+    token = await admin.context.accounts.create_token("bi", "supervisor", actor="shell")
+    async with httpx.AsyncClient(base_url=admin.url, timeout=30) as client:
+        today = datetime.now(admin.context.tz).date()
+        figures = await client.get(
+            "/api/dashboard",
+            params={"start": (today - timedelta(days=29)).isoformat(), "end": today.isoformat()},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert figures.status_code == 200
+        body = figures.json()
+        assert body["handoffs"] == 3 and body["questions"] == int(
+            re.search(r'id="fig-questions">(\d+)<', page.text).group(1)
+        )
