@@ -33,6 +33,8 @@ from tools.fake_vk import FakeVk
 
 GROUP = -1001111111111
 QUESTION = "Как оплатить коммунальные услуги?"
+# The operators' actions in the audit log (the demo FAQ's import is recorded there too).
+OPERATOR_ACTIONS = AuditEntry.action.not_like("faq.%")
 
 
 @dataclass
@@ -230,7 +232,9 @@ async def test_a_telegram_citizen_gets_an_operator_and_rates_the_help(
         assert case.first_response_at is not None and case.outcome == "closed"
         async with desk.services.sessions() as session:
             actions = (
-                await session.scalars(select(AuditEntry.action).order_by(AuditEntry.id))
+                await session.scalars(
+                    select(AuditEntry.action).where(OPERATOR_ACTIONS).order_by(AuditEntry.id)
+                )
             ).all()
         assert actions == ["assign", "close"]
 
@@ -396,7 +400,11 @@ async def test_templates_bans_notes_and_strangers(demo_settings, embedder, tmp_p
             stored = (
                 await session.scalars(select(Message.text).where(Message.text.like("%спам%")))
             ).all()
-            actions = (await session.scalars(select(AuditEntry.action))).all()
+            actions = (
+                await session.scalars(
+                    select(AuditEntry.action).where(OPERATOR_ACTIONS).order_by(AuditEntry.id)
+                )
+            ).all()
         assert sorted(stored) == ["ещё спам", "спам спам спам"]  # stored all the same
         assert actions == ["assign", "ban", "unban"]
 
