@@ -71,10 +71,8 @@ from sqlalchemy import (
     DateTime,
     Float,
     Integer,
-    Text,
     and_,
     case,
-    cast,
     column,
     extract,
     func,
@@ -84,7 +82,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    type_coerce,
     values,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -802,58 +799,21 @@ def _response_times(cases: Sequence[_Case], *, by_operator: bool) -> tuple[Respo
 # --- topics ---
 
 
-def _attributed(dialect: str, at: Any, lo: datetime, hi: datetime) -> Any:
+def _attributed(at: Any, lo: datetime, hi: datetime) -> Any:
     """The questions searched in ``[lo, hi)`` (by ``at``) with the entry each is
-    attributed to (``entry``: the one the citizen chose, else the search's first hit),
-    whether it was answered and when it was searched (``at``).
-
-    The search log stores the hits as ``json.dumps`` writes them
-    (`knowledge_base.search_log.hits_record`), so the text begins with
-    ``[{"id": <id>, ``: reading the id off the first characters takes a third of the
-    time of parsing the JSON over a year of questions. Any other text is parsed.
-    """
-    rows: Any = select(
-        SearchLog.chosen_entry_id,
-        SearchLog.hits,
-        func.substr(cast(SearchLog.hits, Text), 1, 24).label("head"),
-        _answered().label("answered"),
-        SearchLog.created_at.label("at"),
-    ).where(at >= lo, at < hi)
-    if dialect == "postgresql":
-        # OFFSET 0 keeps PostgreSQL from merging the subqueries, which would compute
-        # each of their columns again wherever the next level uses it.
-        c = rows.offset(0).subquery("searched").c
-        c = (
-            select(
-                c.chosen_entry_id,
-                c.hits,
-                c.answered,
-                c.at,
-                func.substr(c.head, 1, 8).label("prefix"),
-                func.split_part(func.split_part(func.substr(c.head, 9), ",", 1), "}", 1).label(
-                    "digits"
-                ),
-            )
-            .offset(0)
-            .subquery("cut")
-            .c
+    attributed to (``entry``: the one the citizen chose, else the search's first hit,
+    kept in ``top_entry_id``), whether it was answered and when it was searched
+    (``at``)."""
+    entry = func.coalesce(SearchLog.chosen_entry_id, SearchLog.top_entry_id)
+    return (
+        select(
+            entry.label("entry"),
+            _answered().label("answered"),
+            SearchLog.created_at.label("at"),
         )
-        plain = and_(
-            c.prefix == '[{"id": ',
-            func.length(c.digits).between(1, 9),
-            func.translate(c.digits, "0123456789", "") == "",
-        )
-        first = cast(c.digits, Integer)
-    else:
-        c = rows.subquery("searched").c
-        plain = and_(
-            func.substr(c.head, 1, 8) == '[{"id": ', func.substr(c.head, 9, 1).between("0", "9")
-        )
-        # SQLite's CAST reads the leading digits and ignores what follows them.
-        first = cast(func.substr(c.head, 9), Integer)
-    parsed = type_coerce(c.hits, SearchLog.hits.type)[(0, "id")].as_integer()
-    entry = func.coalesce(c.chosen_entry_id, case((plain, first), else_=parsed))
-    return select(entry.label("entry"), c.answered, c.at).subquery("attributed")
+        .where(at >= lo, at < hi)
+        .subquery("attributed")
+    )
 
 
 async def _entries(session: AsyncSession, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
@@ -873,7 +833,7 @@ async def _entries(session: AsyncSession, ids: Iterable[int]) -> dict[int, tuple
 
 async def _categories(session: AsyncSession, period: _Period) -> tuple[CategoryCount, ...]:
     dialect = _dialect(session)
-    asked = _attributed(dialect, _searched_at(dialect, period), period.lo, period.hi)
+    asked = _attributed(_searched_at(dialect, period), period.lo, period.hi)
     rows = (
         await session.execute(
             select(asked.c.entry, func.count(), _count(asked.c.answered)).group_by(asked.c.entry)
@@ -892,8 +852,7 @@ async def _categories(session: AsyncSession, period: _Period) -> tuple[CategoryC
 async def _rising(session: AsyncSession, weeks: _Period) -> tuple[RisingTopic, ...]:
     """``weeks`` is the fortnight: the week before, then this week."""
     middle = weeks.at(weeks.start + timedelta(days=7))
-    dialect = _dialect(session)
-    asked = _attributed(dialect, SearchLog.created_at, weeks.lo, weeks.hi)
+    asked = _attributed(SearchLog.created_at, weeks.lo, weeks.hi)
     rows = await session.execute(
         select(asked.c.entry, _count(asked.c.at >= middle), _count(asked.c.at < middle))
         .where(asked.c.entry.is_not(None))

@@ -96,7 +96,8 @@ COLUMNS = {
     ),
     "search_log": (
         "id", "conversation_id", "message_id", "part", "channel", "query",
-        "normalized_query", "hits", "top_score", "decision", "kb_version", "feedback",
+        "normalized_query", "hits", "top_entry_id", "top_score", "decision", "kb_version",
+        "feedback",
         "feedback_at", "chosen_entry_id", "created_at",
     ),
     "handoff_cases": (
@@ -216,7 +217,7 @@ class Traffic:
             query = QUERIES[entry % len(QUERIES)]
             batch.searches.append(
                 (search, conversation, message, part, channel, query, query.lower(),
-                 json.dumps(hits), 0.9, decision, 1, feedback,
+                 json.dumps(hits), hits[0]["id"], 0.9, decision, 1, feedback,
                  searched + timedelta(seconds=30) if feedback else None, chosen, searched)
             )  # fmt: skip
         at += timedelta(seconds=2)

@@ -263,6 +263,7 @@ class SearchLog(Base):
             "decision",
             "chosen_entry_id",
             "feedback",
+            "top_entry_id",
         ),
         Index(
             "ix_search_log_conversation_outcome",
@@ -272,6 +273,7 @@ class SearchLog(Base):
             "decision",
             "chosen_entry_id",
             "feedback",
+            "top_entry_id",
         ),
     )
 
@@ -289,6 +291,9 @@ class SearchLog(Base):
     query: Mapped[str] = mapped_column(Text)
     normalized_query: Mapped[str] = mapped_column(Text)
     hits: Mapped[list[Any]]
+    # The first hit's entry and score, kept apart from ``hits`` so that the dashboard
+    # counts topics over a year of questions without reading JSON.
+    top_entry_id: Mapped[int | None] = mapped_column(Integer)
     top_score: Mapped[float | None] = mapped_column(Float)
     decision: Mapped[str] = mapped_column(String(16), index=True)
     kb_version: Mapped[int | None] = mapped_column(Integer)

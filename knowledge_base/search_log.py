@@ -55,6 +55,7 @@ async def log_search(
     row.query = result.query[:4000]
     row.normalized_query = result.prepared[:4000]
     row.hits = hits_record(result)
+    row.top_entry_id = result.hits[0].entry.id if result.hits else None
     row.top_score = result.hits[0].score if result.hits else None
     row.decision = result.decision
     row.kb_version = result.kb_version

@@ -105,6 +105,13 @@ class Seeder:
         and top entry) and the bot's reply two seconds later (one per part)."""
         message = await self.message(who, when, text="вопрос")
         for number, (decision, top) in enumerate(parts, start=1 if len(parts) > 1 else 0):
+            stored = (
+                hits
+                if hits is not None
+                else [{"id": self.world.entries[top], "key": top, "score": 0.9}]
+                if top
+                else []
+            )
             self.session.add(
                 SearchLog(
                     conversation_id=self.world.conversations[who],
@@ -113,11 +120,8 @@ class Seeder:
                     channel="x",
                     query="вопрос",
                     normalized_query="вопрос",
-                    hits=hits
-                    if hits is not None
-                    else [{"id": self.world.entries[top], "key": top, "score": 0.9}]
-                    if top
-                    else [],
+                    hits=stored,
+                    top_entry_id=stored[0]["id"] if stored else None,
                     decision=decision,
                     feedback=feedback,
                     chosen_entry_id=self.world.entries[chosen] if chosen else None,
