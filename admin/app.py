@@ -101,8 +101,6 @@ def create_app(admin: AdminContext) -> FastAPI:
     app.include_router(gaps_pages.router(pages))
     app.include_router(dashboard_pages.router(pages))
     app.include_router(api.router())
-    for install in admin.extras.get("pages", ()):
-        install(app, pages)
     return app
 
 

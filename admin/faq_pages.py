@@ -84,7 +84,6 @@ class Job:
     total: int = 0
     state: str = "building"  # building, published, failed
     error: str | None = None
-    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -46,7 +46,6 @@ ROLE_NAMES = {
 READ_FAQ = (AdminRole.EDITOR, AdminRole.SUPERVISOR, AdminRole.OPERATOR)
 EDIT_FAQ = (AdminRole.EDITOR,)
 SEE_FIGURES = (AdminRole.SUPERVISOR,)
-MANAGE = ()  # admins only
 
 
 @dataclass

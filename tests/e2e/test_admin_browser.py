@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from bots.app import open_database
 from tests.conftest import ROOT, make_settings
 from tests.dashboard_scenario import seed_world
 from tests.gap_scenario import OPERATOR_ANSWER, seed
+from tests.rasa_fixtures import free_port
 from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 
 pytestmark = pytest.mark.slow
@@ -29,12 +29,6 @@ CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "build" / "screenshots"
 PASSWORD = "пароль редактора 2026"
 PAY_QUESTION = "Как оплатить коммунальные услуги?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def create_user(data_dir: Path, login: str, role: str) -> None:

@@ -9,7 +9,6 @@ import contextlib
 import csv
 import io
 import re
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,15 +23,10 @@ from admin.web import AdminContext
 from bots.app import Services, open_services
 from core.models import AuditEntry, FaqEntry
 from tests.gap_scenario import OPERATOR_ANSWER, seed
+from tests.rasa_fixtures import free_port
 
 PASSWORD = "пароль для проверки 1"
 PAY_KEY = "zhkh-pay-utilities"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
