@@ -34,6 +34,8 @@ Python. What each figure counts:
   honest rate (its denominator and its numerator) and counted apart, so that the rate
   of the last days is not flattered by comebacks that have not happened yet. Honest
   rate = honestly resolved / judged questions (all judged questions, answered or not).
+  Whether a judged question came back cannot change any more, so it is worked out
+  once and kept with the question (`admin.comebacks`).
 - **Handoffs**: handoff cases requested in the period. Handoff rate = conversations
   with such a case / conversations.
 - **Response times, SLA misses, ratings**: of the handoff cases requested in the period.
@@ -69,7 +71,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     DateTime,
-    Float,
     Integer,
     and_,
     case,
@@ -78,16 +79,15 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
-    not_,
     or_,
     select,
     text,
     values,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 
+from admin.comebacks import COMEBACK, settle
 from core.db import SessionFactory
 from core.domain import Channel, Decision, Direction, Feedback
 from core.models import (
@@ -105,11 +105,6 @@ from knowledge_base.io.text import escape_formula
 
 T = TypeVar("T")
 
-# How long after an answer a new question or an operator request means it did not help.
-COMEBACK = timedelta(hours=72)
-# The most questions one message is looked up as (`nlu.retrieval.MAX_PARTS`); the
-# PostgreSQL query of the honest rate looks that far ahead for the next message.
-MESSAGE_PARTS = 3
 DRILL_LIMIT = 100
 TRANSCRIPT_LIMIT = 2000
 RISING_LIMIT = 10
@@ -397,8 +392,10 @@ async def dashboard(
 ) -> Dashboard:
     """The figures of ``[start, end)`` (local days of ``tz``) as of ``now``.
 
-    The queries run at once, each in a session of its own (a figure may see a row
-    that a figure read a moment before did not).
+    First settles whether the questions older than 72 hours came back
+    (`admin.comebacks`, a write of derived data); then the queries run at once, each
+    in a session of its own (a figure may see a row that a figure read a moment before
+    did not).
 
     Raises:
         ValueError: ``start`` is not before ``end``, or the period is longer than ten
@@ -406,6 +403,9 @@ async def dashboard(
     """
     period = _period(start, end, tz)
     now = as_utc(now) if now is not None else utcnow()
+    # What the web server's periodic job has not settled yet: a few minutes of
+    # questions, or all of them the first time.
+    await settle(sessions, now)
     week_end = min(end, now.astimezone(period.tz).date() + timedelta(days=1))
     this_week = week_end - timedelta(days=7)
     fortnight = _Period(this_week - timedelta(days=7), week_end, period.tz)
@@ -569,11 +569,24 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 async def _questions(session: AsyncSession, period: _Period, now: datetime) -> _Questions:
+    """One pass over the period's questions. Whether a judged question came back is
+    read from ``came_back``, which `admin.comebacks.settle` has filled for every
+    question older than 72 hours (`dashboard` settles before it counts)."""
     judge = now - COMEBACK
-    if _dialect(session) == "postgresql":
-        row = (await session.execute(_questions_postgres(period, judge))).one()
-    else:
-        row = (await session.execute(_questions_sqlite(period, judge))).one()
+    at = _searched_at(_dialect(session), period)
+    judged_kept = and_(SearchLog.created_at < judge, _kept())
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                _count(_answered()),
+                _count(SearchLog.feedback == Feedback.NOT_HELPED),
+                _count(SearchLog.created_at >= judge),
+                _count(and_(judged_kept, SearchLog.came_back.is_(False))),
+                _count(judged_kept),
+            ).where(at >= period.lo, at < period.hi)
+        )
+    ).one()
     asked, answered, not_helped, pending, resolved, kept = (int(v or 0) for v in row)
     return _Questions(asked, answered, not_helped, pending, resolved, kept - resolved)
 
@@ -581,124 +594,11 @@ async def _questions(session: AsyncSession, period: _Period, now: datetime) -> _
 def _searched_at(dialect: str, period: _Period) -> Any:
     """The question's time, to select the period's questions by. Over a long period
     SQLite is kept off the indexes that begin with the time (the unary ``+``): it then
-    reads the questions in conversation order (for the honest rate) or the whole table
-    (for the categories), which is faster than going from the time index to index
-    entries or rows all over the file."""
+    reads the whole of a covering index, which is faster than going from the time
+    index to index entries or rows all over the file."""
     if dialect == "sqlite" and period.end - period.start > LONG_PERIOD:
         return literal_column("+search_log.created_at", DateTime(timezone=True))
     return SearchLog.created_at
-
-
-def _questions_sqlite(period: _Period, judge: datetime) -> Any:
-    """One pass over the period's questions; for the judged, kept ones two index probes
-    find the conversation's next question from another message and its next operator
-    request (SQLite runs these probes faster than a window over the period). Times are
-    compared to the millisecond (SQLite's ``julianday``)."""
-    later = aliased(SearchLog)
-    next_question = (
-        select(func.min(later.created_at))
-        .where(
-            later.conversation_id == SearchLog.conversation_id,
-            later.created_at > SearchLog.created_at,
-            later.message_id.is_distinct_from(SearchLog.message_id),
-        )
-        .scalar_subquery()
-    )
-    next_request = (
-        select(func.min(HandoffCase.requested_at))
-        .where(
-            HandoffCase.conversation_id == SearchLog.conversation_id,
-            HandoffCase.requested_at >= SearchLog.created_at,
-        )
-        .scalar_subquery()
-    )
-    window = COMEBACK.total_seconds()
-    judged_kept = and_(SearchLog.created_at < judge, _kept())
-    resolved = and_(
-        judged_kept,
-        _seconds_sqlite(next_question, SearchLog.created_at, missing=window + 1) > window,
-        _seconds_sqlite(next_request, SearchLog.created_at, missing=window + 1) > window,
-    )
-    at = _searched_at("sqlite", period)
-    return select(
-        func.count(),
-        _count(_answered()),
-        _count(SearchLog.feedback == Feedback.NOT_HELPED),
-        _count(SearchLog.created_at >= judge),
-        _count(resolved),
-        _count(judged_kept),
-    ).where(at >= period.lo, at < period.hi)
-
-
-def _seconds_sqlite(later: Any, earlier: Any, *, missing: float) -> ColumnElement[float]:
-    """Seconds from ``earlier`` to ``later`` to the millisecond; ``missing`` when
-    ``later`` is NULL."""
-    gap = func.round((func.julianday(later) - func.julianday(earlier)) * 86400.0, 3)
-    return func.coalesce(gap, literal(missing, Float))
-
-
-def _questions_postgres(period: _Period, judge: datetime) -> Any:
-    """One ordered pass over each conversation's questions (a window, read from an
-    index): the next question from another message is among the next
-    ``MESSAGE_PARTS`` rows; an anti join finds operator requests (PostgreSQL runs this
-    faster than index probes)."""
-
-    def lead(value: Any, step: int) -> Any:
-        return func.lead(value, step).over(
-            partition_by=SearchLog.conversation_id, order_by=SearchLog.created_at
-        )
-
-    leads = []
-    for step in range(1, MESSAGE_PARTS + 1):
-        leads.append(lead(SearchLog.created_at, step).label(f"t{step}"))
-        if step < MESSAGE_PARTS:
-            leads.append(lead(SearchLog.message_id, step).label(f"m{step}"))
-    rows = (
-        select(
-            SearchLog.conversation_id.label("conversation_id"),
-            SearchLog.created_at.label("at"),
-            SearchLog.message_id.label("message_id"),
-            _answered().label("answered"),
-            _kept().label("kept"),
-            (SearchLog.feedback == Feedback.NOT_HELPED).label("not_helped"),
-            *leads,
-        )
-        .where(SearchLog.created_at >= period.lo, SearchLog.created_at < period.hi + COMEBACK)
-        .subquery("q")
-    )
-    c = rows.c
-    # The next row of another message; a later row has no message when there is none.
-    next_question = case(
-        *[
-            (c[f"m{step}"].is_distinct_from(c.message_id), c[f"t{step}"])
-            for step in range(1, MESSAGE_PARTS)
-        ],
-        else_=c[f"t{MESSAGE_PARTS}"],
-    )
-    within = c.at + literal(COMEBACK)
-    requested = (
-        select(HandoffCase.id)
-        .where(
-            HandoffCase.conversation_id == c.conversation_id,
-            HandoffCase.requested_at >= c.at,
-            HandoffCase.requested_at <= within,
-        )
-        .exists()
-    )
-    judged_kept = and_(c.at < judge, c.kept)
-    resolved = and_(
-        judged_kept,
-        func.coalesce(next_question, literal_column("'infinity'::timestamptz")) > within,
-        not_(requested),
-    )
-    return select(
-        func.count(),
-        _count(c.answered),
-        _count(c.not_helped),
-        _count(c.at >= judge),
-        _count(resolved),
-        _count(judged_kept),
-    ).where(c.at >= period.lo, c.at < period.hi)
 
 
 # --- handoff cases ---

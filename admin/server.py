@@ -14,6 +14,7 @@ import uvicorn
 
 from admin.accounts import Accounts
 from admin.app import create_app
+from admin.comebacks import settle_periodically
 from admin.faq_pages import Publisher
 from admin.web import AdminContext
 from bots.app import Services, build_faq, open_database
@@ -118,12 +119,16 @@ async def serve_admin(admin: AdminContext, host: str, port: int, stop: asyncio.E
     sock = listen(host, port)
     server = _Server(config)
     running = asyncio.create_task(server.serve(sockets=[sock]), name="admin-http")
+    settling = asyncio.create_task(
+        settle_periodically(admin.sessions, stop), name="admin-comebacks"
+    )
     stopping = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         server.should_exit = True
         stopping.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+        settling.cancel()
+        await asyncio.gather(running, settling, return_exceptions=True)
         await publisher.close()
         sock.close()

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -264,6 +266,7 @@ class SearchLog(Base):
             "chosen_entry_id",
             "feedback",
             "top_entry_id",
+            "came_back",
         ),
         Index(
             "ix_search_log_conversation_outcome",
@@ -274,6 +277,14 @@ class SearchLog(Base):
             "chosen_entry_id",
             "feedback",
             "top_entry_id",
+            "came_back",
+        ),
+        # The questions whose comeback is still to be settled (`admin.comebacks`).
+        Index(
+            "ix_search_log_unsettled",
+            "created_at",
+            sqlite_where=sql_text("came_back IS NULL"),
+            postgresql_where=sql_text("came_back IS NULL"),
         ),
     )
 
@@ -303,6 +314,9 @@ class SearchLog(Base):
         ForeignKey("faq_entries.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # A new question or an operator request in the conversation within 72 hours after
+    # this one; NULL until those hours have passed and `admin.comebacks` settled it.
+    came_back: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class InboxUpdate(Base):

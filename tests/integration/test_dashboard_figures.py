@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from admin.dashboard import (
-    MESSAGE_PARTS,
     CategoryCount,
     ChannelDay,
     DrillDown,
@@ -30,7 +29,6 @@ from admin.dashboard import (
     dashboard_csv,
     transcript,
 )
-from nlu.retrieval import MAX_PARTS
 from tests.dashboard_scenario import World, at, seed_world
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -227,7 +225,3 @@ async def test_csv_export(sessions, world):
         ["4", "0"],
         ["5", "1"],
     ]
-
-
-def test_the_honest_rate_looks_far_enough_for_every_question_of_a_message():
-    assert MAX_PARTS <= MESSAGE_PARTS
