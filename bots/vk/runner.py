@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from bots.conversation import ConversationHandler
 from bots.inbox import InboxPolicy, InboxWorker
 from bots.loops import ChannelLoops
+from bots.operator_files import TelegramFiles
 from bots.outbox import OutboxPolicy, OutboxSender, Senders
 from bots.vk.callback_api import VkCallbackEndpoint, serve_callback
 from bots.vk.client import build_api
 from bots.vk.longpoll import Backoff, TsFile, VkLongPoll
 from bots.vk.processing import CHANNEL, VkEvents
-from bots.vk.sender import TelegramFiles, VkTransport
+from bots.vk.sender import VkTransport
 from core.inbox import InboxRepository
 from core.metrics import Metrics
 from core.outbox import OutboxRepository

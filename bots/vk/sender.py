@@ -14,26 +14,19 @@ cannot show (a sticker) becomes a note under the caption.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
-from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramBadRequest, TelegramEntityTooLarge, TelegramRetryAfter
 from vkbottle import VKAPIError
 from vkbottle.api import ABCAPI
 from vkbottle.tools import DocMessagesUploader, PhotoMessageUploader, VoiceMessageUploader
 
+from bots.operator_files import Download, FileUnavailable, OperatorMedia, operator_media
 from bots.outbox import DeliveryError, RetryAfter, Unavailable, Undeliverable
 from bots.text import VK_TEXT_LIMIT, split_text
 from bots.vk.client import VkUnavailable
 from bots.vk.keyboards import build_keyboard
 from bots.vk.mappers import clean_text
 from core.domain import Channel, DeliveryStatus, MessageKind, Reply
-from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +38,6 @@ BLOCKED_CODES = frozenset({7, 901, 902})
 TRANSIENT_ERRORS = (aiohttp.ClientError, TimeoutError, VkUnavailable)
 PARTS_PER_REPLY = 64
 RANDOM_ID_SPACE = 2**31
-DOWNLOAD_TIMEOUT = 60
-
-# A Telegram file id → the file's bytes. Raises `FileUnavailable` when the file can
-# never be had, `bots.outbox.RetryAfter` to be asked again later; any other error is
-# taken for a passing failure.
-Download = Callable[[str], Awaitable[bytes]]
 
 # Kinds of an operator's message sent to VK as a file, and how VK takes them.
 UPLOADED = {
@@ -60,14 +47,6 @@ UPLOADED = {
     MessageKind.VIDEO: "doc",
     MessageKind.VIDEO_NOTE: "doc",
     MessageKind.AUDIO: "doc",
-}
-# The name a file without one gets in VK (its extension tells VK what it is).
-DEFAULT_TITLES = {
-    MessageKind.DOCUMENT: "документ",
-    MessageKind.VOICE: "voice.ogg",
-    MessageKind.VIDEO: "видео.mp4",
-    MessageKind.VIDEO_NOTE: "видеосообщение.mp4",
-    MessageKind.AUDIO: "аудио.mp3",
 }
 KIND_NAMES = {
     MessageKind.PHOTO: "фото",
@@ -80,10 +59,6 @@ KIND_NAMES = {
 }
 NOT_SHOWN = "(Оператор отправил {what}; во ВКонтакте это не показать.)"
 NOT_PASSED = "(Оператор отправил {what}, но передать его сюда не удалось.)"
-
-
-class FileUnavailable(Exception):
-    """The file can never be had (Telegram refused its id, or it is too big for a bot)."""
 
 
 def random_id_for(outbox_id: int, part: int) -> int:
@@ -114,22 +89,22 @@ class VkTransport:
         if not reply.chat_id.lstrip("-").isdigit():
             return []
         text = clean_text(reply.text)
-        media = _media(reply)
+        media = operator_media(reply)
         if media is not None:
             text = _join(text, self._note(media))
         parts = split_text(text, VK_TEXT_LIMIT, length=len)
-        if media is not None and media.uploaded is not None and not parts:
+        if media is not None and UPLOADED.get(media.kind) is not None and not parts:
             parts = [""]  # a photo without a caption
         return parts[:PARTS_PER_REPLY]
 
-    def _note(self, media: _Media) -> str:
+    def _note(self, media: OperatorMedia) -> str:
         """What the citizen reads in place of what VK does not get."""
         if media.kind is MessageKind.LOCATION:
             return f"📍 Оператор отправил точку на карте: {media.location}"
         if media.kind is MessageKind.CONTACT:
             return f"📇 Оператор отправил контакт: {media.contact}"
         what = KIND_NAMES.get(media.kind, "вложение")
-        if media.uploaded is None:
+        if UPLOADED.get(media.kind) is None:
             return NOT_SHOWN.format(what=what)
         if self._download is None:
             log.error("VK: no way to download operators' files from Telegram; a %s is "
@@ -141,8 +116,9 @@ class VkTransport:
         assert reply.outbox_id is not None, "only stored replies are sent"
         peer_id = int(reply.chat_id)
         attachment = None
-        media = _media(reply) if index == 0 else None
-        if media is not None and media.uploaded is not None and self._download is not None:
+        media = operator_media(reply) if index == 0 else None
+        uploaded = media is not None and media.kind in UPLOADED
+        if media is not None and uploaded and self._download is not None:
             attachment = await self._attachment(peer_id, media, self._download)
             if attachment is None:
                 text = _join(text, NOT_PASSED.format(what=KIND_NAMES[media.kind]))
@@ -163,7 +139,9 @@ class VkTransport:
             raise Unavailable(f"VK unreachable: {type(error).__name__}") from error
         return str(message_id)
 
-    async def _attachment(self, peer_id: int, media: _Media, download: Download) -> str | None:
+    async def _attachment(
+        self, peer_id: int, media: OperatorMedia, download: Download
+    ) -> str | None:
         """The operator's file uploaded to VK (``photo<owner>_<id>_<key>``); None when it
         can never be sent (then the citizen is told so)."""
         try:
@@ -176,9 +154,9 @@ class VkTransport:
         except Exception as error:
             raise Unavailable(f"Telegram file not downloaded: {type(error).__name__}") from error
         try:
-            if media.uploaded == "photo":
+            if UPLOADED.get(media.kind) == "photo":
                 return await PhotoMessageUploader(self._api).upload(data, peer_id=peer_id)
-            if media.uploaded == "audio_message":
+            if UPLOADED.get(media.kind) == "audio_message":
                 saved = await VoiceMessageUploader(self._api).raw_upload(
                     data, peer_id=peer_id, title=media.title
                 )
@@ -201,100 +179,6 @@ class VkTransport:
         except (ValueError, LookupError, TypeError) as error:
             # The upload server answered what VK's does not (an error page, not JSON).
             raise Unavailable(f"VK upload answered oddly: {type(error).__name__}") from error
-
-
-class TelegramFiles:
-    """Operators' files from the Bot API, for replies to VK citizens: `download` is the
-    VK transport's ``download``. Close it with `close`."""
-
-    def __init__(self, bot: Bot) -> None:
-        self._bot = bot
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TelegramFiles | None:
-        """A downloader with its own HTTP session; None without TELEGRAM_BOT_TOKEN."""
-        if settings.telegram_bot_token is None:
-            return None
-        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
-        return cls(Bot(settings.telegram_bot_token.get_secret_value(), session=session))
-
-    async def download(self, file_id: str) -> bytes:
-        try:
-            found = await self._bot.get_file(file_id)
-            if not found.file_path:
-                raise FileUnavailable("Telegram gives no path to the file (over 20 MB)")
-            content = await self._bot.download_file(found.file_path, timeout=DOWNLOAD_TIMEOUT)
-        except TelegramRetryAfter as error:
-            raise RetryAfter(error.retry_after, "Telegram: rate limited") from error
-        except (TelegramBadRequest, TelegramEntityTooLarge) as error:
-            raise FileUnavailable(error.message) from error
-        assert content is not None
-        return content.read()
-
-    async def close(self) -> None:
-        await self._bot.session.close()
-
-
-@dataclass(frozen=True, slots=True)
-class _Media:
-    """An operator's media message a reply carries (``telegram_message``)."""
-
-    kind: MessageKind
-    source: dict[str, Any]
-
-    @property
-    def uploaded(self) -> str | None:
-        return UPLOADED.get(self.kind)
-
-    @property
-    def file_id(self) -> str:
-        return str(self.source.get("file_id") or "")
-
-    @property
-    def title(self) -> str:
-        name = self.source.get("file_name")
-        if isinstance(name, str) and name.strip():
-            return name
-        return DEFAULT_TITLES.get(self.kind, "файл")
-
-    @property
-    def point(self) -> tuple[float, float] | None:
-        """A location's latitude and longitude, when it is a valid one."""
-        if self.kind is not MessageKind.LOCATION:
-            return None
-        latitude, longitude = self.source.get("latitude"), self.source.get("longitude")
-        if not isinstance(latitude, int | float) or not isinstance(longitude, int | float):
-            return None
-        if abs(latitude) > 90 or abs(longitude) > 180:
-            return None
-        return float(latitude), float(longitude)
-
-    @property
-    def location(self) -> str:
-        latitude, longitude = self.source.get("latitude"), self.source.get("longitude")
-        if isinstance(latitude, int | float) and isinstance(longitude, int | float):
-            return f"{latitude:.6f}, {longitude:.6f}"
-        return "координаты не указаны"
-
-    @property
-    def contact(self) -> str:
-        name = self.source.get("first_name")
-        phone = self.source.get("phone_number")
-        return ", ".join(str(part) for part in (name, phone) if part) or "без данных"
-
-
-def _media(reply: Reply) -> _Media | None:
-    for item in reply.attachments:
-        if item.get("type") != "telegram_message":
-            continue
-        try:
-            kind = MessageKind(str(item.get("kind")))
-        except ValueError:
-            kind = MessageKind.OTHER
-        if kind in UPLOADED and not item.get("file_id"):
-            kind = MessageKind.OTHER
-        return _Media(kind, item)
-    return None
 
 
 def _join(text: str, note: str) -> str:

@@ -14,9 +14,10 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from vkbottle import API
 
+from bots.operator_files import FileUnavailable, TelegramFiles
 from bots.outbox import Unavailable
 from bots.vk.client import build_api
-from bots.vk.sender import NOT_PASSED, NOT_SHOWN, FileUnavailable, TelegramFiles, VkTransport
+from bots.vk.sender import NOT_PASSED, NOT_SHOWN, VkTransport
 from core.domain import Channel, Reply
 from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from tools.fake_telegram.files import add_photo, file_bytes
