@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 TELEGRAM_TEXT_LIMIT = 4096
 VK_TEXT_LIMIT = 4096
+MAX_TEXT_LIMIT = 3999  # MAX takes 4000; maxapi refuses 4000 itself
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 # An unpaired surrogate (possible in JSON from a client) cannot be encoded for sending.

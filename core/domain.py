@@ -11,6 +11,7 @@ from typing import Any
 class Channel(StrEnum):
     TELEGRAM = "telegram"
     VK = "vk"
+    MAX = "max"
 
 
 class ConversationStatus(StrEnum):

@@ -35,6 +35,11 @@ class VkMode(StrEnum):
     CALLBACK = "callback"
 
 
+class MaxMode(StrEnum):
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
 class SqliteSynchronous(StrEnum):
     FULL = "FULL"
     NORMAL = "NORMAL"
@@ -101,6 +106,13 @@ class Settings(BaseSettings):
     vk_confirmation_code: str | None = Field(None, validation_alias=_env("VK_CONFIRMATION_CODE"))
     vk_callback_host: str = Field("127.0.0.1", validation_alias=_env("VK_CALLBACK_HOST"))
     vk_callback_port: int = Field(8082, validation_alias=_env("VK_CALLBACK_PORT"))
+    max_bot_token: SecretStr | None = Field(None, validation_alias=_env("MAX_BOT_TOKEN"))
+    max_api_url: str = Field("https://platform-api2.max.ru", validation_alias=_env("MAX_API_URL"))
+    max_mode: MaxMode = Field(MaxMode.POLLING, validation_alias=_env("MAX_MODE"))
+    max_webhook_url: str | None = Field(None, validation_alias=_env("MAX_WEBHOOK_URL"))
+    max_webhook_secret: SecretStr | None = Field(None, validation_alias=_env("MAX_WEBHOOK_SECRET"))
+    max_webhook_host: str = Field("127.0.0.1", validation_alias=_env("MAX_WEBHOOK_HOST"))
+    max_webhook_port: int = Field(8083, validation_alias=_env("MAX_WEBHOOK_PORT"))
 
     metrics_host: str = Field("127.0.0.1", validation_alias=_env("DJINN_METRICS_HOST"))
     # 0 turns the Prometheus endpoint off.
@@ -178,6 +190,8 @@ class Settings(BaseSettings):
             "vk_group_token",
             "telegram_webhook_secret",
             "vk_callback_secret",
+            "max_bot_token",
+            "max_webhook_secret",
         ):
             value: SecretStr | None = getattr(self, name)
             if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
@@ -232,6 +246,10 @@ class Settings(BaseSettings):
         """Whether VK's Callback API has a usable secret and confirmation string."""
         return _usable_secret(self.vk_callback_secret) and bool(self.vk_confirmation_code)
 
+    def max_webhook_secret_ok(self) -> bool:
+        """Whether MAX's webhook has a URL and a usable secret."""
+        return bool(self.max_webhook_url) and _usable_secret(self.max_webhook_secret)
+
     def operator_group_map(self) -> dict[str, int]:
         """Category → department group, from ``OPERATOR_GROUPS``.
 
@@ -260,6 +278,7 @@ class Settings(BaseSettings):
         required = {
             "telegram": [("TELEGRAM_BOT_TOKEN", self.telegram_bot_token)],
             "vk": [("VK_GROUP_TOKEN", self.vk_group_token), ("VK_GROUP_ID", self.vk_group_id)],
+            "max": [("MAX_BOT_TOKEN", self.max_bot_token)],
         }
         if self.telegram_mode is TelegramMode.WEBHOOK:
             required["telegram"] += [
@@ -270,6 +289,11 @@ class Settings(BaseSettings):
             required["vk"] += [
                 ("VK_CALLBACK_SECRET", self.vk_callback_secret),
                 ("VK_CONFIRMATION_CODE", self.vk_confirmation_code),
+            ]
+        if self.max_mode is MaxMode.WEBHOOK:
+            required["max"] += [
+                ("MAX_WEBHOOK_URL", self.max_webhook_url),
+                ("MAX_WEBHOOK_SECRET", self.max_webhook_secret),
             ]
         missing = {
             channel: [name for name, value in values if _missing(value)]

@@ -15,7 +15,7 @@ TOPIC_NAME_LIMIT = 128
 TRANSCRIPT_MESSAGES = 10
 CARD_LIMIT = 4000  # under Telegram's 4096 characters
 
-CHANNEL_MARKS = {"telegram": "TG", "vk": "VK"}
+CHANNEL_MARKS = {"telegram": "TG", "vk": "VK", "max": "MAX"}
 REASONS = {
     "citizen_request": "гражданин попросил оператора",
     "not_helped": "ответы бота не помогли дважды",
@@ -153,7 +153,9 @@ def initial_mark(digest: Digest) -> str:
 
 
 def card_text(digest: Digest) -> str:
-    channel = {"telegram": "Telegram", "vk": "ВКонтакте"}.get(digest.channel, digest.channel)
+    channel = {"telegram": "Telegram", "vk": "ВКонтакте", "max": "MAX"}.get(
+        digest.channel, digest.channel
+    )
     lines = [f"Обращение №{digest.conversation_id}"]
     if digest.priority > 0:
         lines.append("🔥 Срочно")

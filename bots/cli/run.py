@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("djinn")
 Runner = Callable[[Settings, Services, asyncio.Event], Awaitable[None]]
-CHANNEL_NAMES = {"telegram": "Telegram", "vk": "VK"}
+CHANNEL_NAMES = {"telegram": "Telegram", "vk": "VK", "max": "MAX"}
 
 
 async def _telegram(settings: Settings, services: Services, stop: asyncio.Event) -> None:
@@ -87,7 +87,21 @@ async def _vk(settings: Settings, services: Services, stop: asyncio.Event) -> No
     )
 
 
-RUNNERS: dict[str, Runner] = {"telegram": _telegram, "vk": _vk}
+async def _max(settings: Settings, services: Services, stop: asyncio.Event) -> None:
+    from bots.max.runner import run_max
+
+    await run_max(
+        settings,
+        services.conversation,
+        services.inbox,
+        services.outbox,
+        stop,
+        metrics=services.metrics,
+        senders=services.senders,
+    )
+
+
+RUNNERS: dict[str, Runner] = {"telegram": _telegram, "vk": _vk, "max": _max}
 
 
 async def ensure_knowledge_base(services: Services) -> None:

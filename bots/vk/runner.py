@@ -13,9 +13,10 @@ from bots.inbox import InboxPolicy, InboxWorker
 from bots.loops import ChannelLoops
 from bots.operator_files import TelegramFiles
 from bots.outbox import OutboxPolicy, OutboxSender, Senders
+from bots.polling import Backoff, PositionFile
 from bots.vk.callback_api import VkCallbackEndpoint, serve_callback
 from bots.vk.client import build_api
-from bots.vk.longpoll import Backoff, TsFile, VkLongPoll
+from bots.vk.longpoll import VkLongPoll
 from bots.vk.processing import CHANNEL, VkEvents
 from bots.vk.sender import VkTransport
 from core.inbox import InboxRepository
@@ -87,7 +88,7 @@ async def run_vk(
                 api=api,
                 group_id=settings.vk_group_id,
                 worker=worker,
-                ts_file=TsFile(settings.data_dir / "vk" / name),
+                ts_file=PositionFile(settings.data_dir / "vk" / name),
                 wait=options.longpoll_wait,
                 backoff=options.poll_backoff,
             )

@@ -29,7 +29,8 @@ from admin.dashboard import (
     dashboard_csv,
     transcript,
 )
-from tests.dashboard_scenario import World, at, seed_world
+from core.domain import Channel, Direction
+from tests.dashboard_scenario import Seeder, World, at, seed_world
 
 MSK = ZoneInfo("Europe/Moscow")
 START, END = date(2026, 3, 2), date(2026, 3, 9)
@@ -48,6 +49,7 @@ def _days(per_day: dict[int, tuple[int, int, int, int]]) -> tuple[ChannelDay, ..
         tg_in, tg_out, vk_in, vk_out = per_day.get(day, (0, 0, 0, 0))
         rows.append(ChannelDay(date(2026, 3, day), "telegram", tg_in, tg_out))
         rows.append(ChannelDay(date(2026, 3, day), "vk", vk_in, vk_out))
+        rows.append(ChannelDay(date(2026, 3, day), "max", 0, 0))
     return tuple(rows)
 
 
@@ -55,7 +57,7 @@ async def test_figures_of_a_week(sessions, world):
     d = await dashboard(sessions, START, END, now=NOW, tz=MSK)
     assert (d.start, d.end, d.timezone, d.now) == (START, END, "Europe/Moscow", NOW)
     assert d.days == tuple(date(2026, 3, n) for n in range(2, 9))
-    assert d.channels == ("telegram", "vk")
+    assert d.channels == ("telegram", "vk", "max")
     assert d.messages == _days(
         {
             2: (2, 1, 2, 2),
@@ -123,6 +125,7 @@ async def test_period_edges_and_time_zone(sessions, world):
     assert d.messages == (
         ChannelDay(date(2026, 3, 8), "telegram", 3, 2),
         ChannelDay(date(2026, 3, 8), "vk", 0, 0),
+        ChannelDay(date(2026, 3, 8), "max", 0, 0),
     )
     d = await dashboard(sessions, date(2026, 3, 1), date(2026, 3, 2), now=NOW, tz=MSK)
     assert (d.inbound, d.questions) == (1, 0)  # the sticker at 23:59:59
@@ -225,3 +228,17 @@ async def test_csv_export(sessions, world):
         ["4", "0"],
         ["5", "1"],
     ]
+
+
+async def test_a_max_citizens_messages_are_counted_as_max(sessions, world):
+    async with sessions.begin() as session:
+        seed = Seeder(session, world)
+        await seed.citizen("mira", Channel.MAX)
+        await seed.message("mira", at(1, 9, month=4))
+        await seed.message("mira", at(1, 9, 1, month=4), Direction.OUT)
+    d = await dashboard(sessions, date(2026, 4, 1), date(2026, 4, 2), now=NOW, tz=MSK)
+    assert d.messages == (
+        ChannelDay(date(2026, 4, 1), "telegram", 0, 0),
+        ChannelDay(date(2026, 4, 1), "vk", 0, 0),
+        ChannelDay(date(2026, 4, 1), "max", 1, 1),
+    )

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from bots.conversation import ConversationHandler, ConversationService
 from bots.inbox import InboxPolicy
 from bots.outbox import OutboxPolicy
+from bots.polling import Backoff
 from bots.vk.callback_api import CALLBACK_PATH
-from bots.vk.longpoll import Backoff
 from bots.vk.runner import VkRunOptions, run_vk
 from core import migrate
 from core.db import SessionFactory, create_engine, create_session_factory

@@ -11,6 +11,7 @@ def test_defaults_need_nothing(tmp_path):
     assert settings.missing_channels() == {
         "telegram": ["TELEGRAM_BOT_TOKEN"],
         "vk": ["VK_GROUP_TOKEN", "VK_GROUP_ID"],
+        "max": ["MAX_BOT_TOKEN"],
     }
 
 
@@ -18,6 +19,7 @@ def test_environment_and_dotenv_are_read(tmp_path, monkeypatch):
     env_file = tmp_path / ".env"
     env_file.write_text("TELEGRAM_BOT_TOKEN=123:abc\nVK_GROUP_ID=42\n", encoding="utf-8")
     monkeypatch.setenv("VK_GROUP_TOKEN", "vk-token")
+    monkeypatch.setenv("MAX_BOT_TOKEN", "max-token")
     monkeypatch.setenv("DJINN_DATA_DIR", str(tmp_path))
     settings = Settings(_env_file=env_file)
     assert settings.telegram_bot_token.get_secret_value() == "123:abc"
@@ -34,10 +36,13 @@ def test_webhook_and_callback_modes_name_what_they_need():
         vk_group_token="t",
         vk_group_id=1,
         vk_mode="callback",
+        max_bot_token="m",
+        max_mode="webhook",
     )
     assert settings.missing_channels() == {
         "telegram": ["TELEGRAM_WEBHOOK_URL", "TELEGRAM_WEBHOOK_SECRET"],
         "vk": ["VK_CALLBACK_SECRET", "VK_CONFIRMATION_CODE"],
+        "max": ["MAX_WEBHOOK_URL", "MAX_WEBHOOK_SECRET"],
     }
 
 

@@ -1,4 +1,4 @@
-from bots.vk.longpoll import TsFile
+from bots.polling import PositionFile
 from bots.vk.processing import as_payload, event_key
 from tests.factories import make_vk_message
 
@@ -25,8 +25,8 @@ def test_non_object_events_are_stored_wrapped():
 def test_ts_file_keeps_the_last_ts(tmp_path):
     path = tmp_path / "vk" / "longpoll-1.ts"
 
-    TsFile(path).save("1234")
+    PositionFile(path).save("1234")
 
-    assert TsFile(path).load() == "1234"
-    assert TsFile(tmp_path / "missing.ts").load() is None
-    assert TsFile(None).load() is None
+    assert PositionFile(path).load() == "1234"
+    assert PositionFile(tmp_path / "missing.ts").load() is None
+    assert PositionFile(None).load() is None
