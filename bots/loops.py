@@ -1,12 +1,21 @@
-"""A channel's two background loops: the inbox worker and the outbox sender."""
+"""What every channel runs the same way: its two background loops (the inbox worker and
+the outbox sender), built around the channel's own mapping of updates and its way of
+sending, so that a channel's runner only receives updates."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
-from bots.inbox import InboxWorker
-from bots.outbox import OutboxSender
+from bots.conversation import ConversationHandler
+from bots.inbox import InboxPolicy, InboxWorker, UpdateHandler
+from bots.outbox import OutboxPolicy, OutboxSender, Senders, Transport
+from core.inbox import InboxRepository
+from core.metrics import Metrics
+from core.outbox import OutboxRepository
 
 log = logging.getLogger(__name__)
 
@@ -41,3 +50,52 @@ class ChannelLoops:
             [outcome] = await asyncio.gather(task, return_exceptions=True)
             if isinstance(outcome, Exception):
                 log.error("%s stopped with %s", task.get_name(), type(outcome).__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunningChannel:
+    """A channel's running loops: its runner hands received updates to ``worker``
+    (``worker.accept``); ``sender`` sends the replies."""
+
+    worker: InboxWorker
+    sender: OutboxSender
+
+
+@contextlib.asynccontextmanager
+async def running_channel(
+    channel: str,
+    transport: Transport,
+    updates: Callable[[OutboxSender], UpdateHandler],
+    conversation: ConversationHandler,
+    inbox: InboxRepository,
+    outbox: OutboxRepository,
+    *,
+    inbox_policy: InboxPolicy,
+    outbox_policy: OutboxPolicy,
+    metrics: Metrics | None = None,
+    senders: Senders | None = None,
+) -> AsyncIterator[RunningChannel]:
+    """Start the channel's outbox sender over ``transport`` and its inbox worker (over
+    the handler ``updates`` builds for that sender), make the sender known to
+    ``senders`` (an operator's answer wakes it), and stop them in order on leaving:
+    what was received keeps its turns and replies."""
+    sender = OutboxSender(outbox, transport, outbox_policy, metrics)
+    worker = InboxWorker(
+        channel,
+        inbox,
+        updates(sender),
+        conversation,
+        sender.wake,
+        inbox_policy,
+        metrics,
+    )
+    loops = ChannelLoops(channel, worker, sender)
+    loops.start()
+    if senders is not None:
+        senders.register(channel, sender.wake)
+    try:
+        yield RunningChannel(worker, sender)
+    finally:
+        await loops.stop()
+        if senders is not None:
+            senders.unregister(channel)

@@ -12,14 +12,14 @@ from maxapi import Bot
 
 from bots.conversation import ConversationHandler
 from bots.inbox import InboxPolicy, InboxWorker
-from bots.loops import ChannelLoops
+from bots.loops import running_channel
 from bots.max.client import build_bot
 from bots.max.polling import MaxLongPoll
 from bots.max.processing import CHANNEL, MaxEvents
 from bots.max.sender import MaxTransport
 from bots.max.webhook import WEBHOOK_PATH, MaxWebhookEndpoint, serve_webhook
 from bots.operator_files import TelegramFiles
-from bots.outbox import OutboxPolicy, OutboxSender, Senders
+from bots.outbox import OutboxPolicy, Senders
 from bots.polling import Backoff, PositionFile
 from core.inbox import InboxRepository
 from core.metrics import Metrics
@@ -61,43 +61,33 @@ async def run_max(
     assert settings.max_bot_token is not None
     bot = build_bot(settings.max_bot_token.get_secret_value(), settings.max_api_url)
     files = TelegramFiles.from_settings(settings)
-    sender = OutboxSender(
-        outbox,
-        MaxTransport(bot, download=files.download if files is not None else None),
-        options.outbox or OutboxPolicy.from_settings(settings, rate=SEND_RATE),
-        metrics,
-    )
-    events = MaxEvents(bot=bot, conversation=conversation, wake=sender.wake)
-    worker = InboxWorker(
-        CHANNEL,
-        inbox,
-        events,
-        conversation,
-        sender.wake,
-        options.inbox or InboxPolicy.from_settings(settings),
-        metrics,
-    )
-    loops = ChannelLoops(CHANNEL, worker, sender)
-    loops.start()
-    if senders is not None:
-        senders.register(CHANNEL, sender.wake)
+    transport = MaxTransport(bot, download=files.download if files is not None else None)
     try:
-        if settings.max_mode is MaxMode.WEBHOOK:
-            await _serve_webhook(settings, bot, worker, stop)
-        else:
-            await _unsubscribe(bot)
-            poll = MaxLongPoll(
-                bot=bot,
-                worker=worker,
-                marker_file=PositionFile(settings.data_dir / "max" / "marker"),
-                wait=options.poll_wait,
-                backoff=options.poll_backoff,
-            )
-            await poll.run(stop)
+        async with running_channel(
+            CHANNEL,
+            transport,
+            lambda sender: MaxEvents(bot=bot, conversation=conversation, wake=sender.wake),
+            conversation,
+            inbox,
+            outbox,
+            inbox_policy=options.inbox or InboxPolicy.from_settings(settings),
+            outbox_policy=options.outbox or OutboxPolicy.from_settings(settings, rate=SEND_RATE),
+            metrics=metrics,
+            senders=senders,
+        ) as channel:
+            if settings.max_mode is MaxMode.WEBHOOK:
+                await _serve_webhook(settings, bot, channel.worker, stop)
+            else:
+                await _unsubscribe(bot)
+                poll = MaxLongPoll(
+                    bot=bot,
+                    worker=channel.worker,
+                    marker_file=PositionFile(settings.data_dir / "max" / "marker"),
+                    wait=options.poll_wait,
+                    backoff=options.poll_backoff,
+                )
+                await poll.run(stop)
     finally:
-        await loops.stop()
-        if senders is not None:
-            senders.unregister(CHANNEL)
         await bot.close_session()
         if files is not None:
             await files.close()

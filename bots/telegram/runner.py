@@ -31,7 +31,7 @@ from aiohttp import web
 
 from bots.conversation import ConversationHandler
 from bots.inbox import InboxPolicy, InboxWorker
-from bots.loops import ChannelLoops
+from bots.loops import running_channel
 from bots.outbox import OutboxPolicy, OutboxSender, Pacer, Senders
 from bots.telegram.citizen import build_citizen_router
 from bots.telegram.inbound import ALLOWED_UPDATES, CHANNEL, TelegramUpdates
@@ -132,56 +132,55 @@ async def run_telegram(
         raise ValueError("webhook mode needs TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET")
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     bot = Bot(settings.telegram_bot_token.get_secret_value(), session=session)
-    sender = OutboxSender(
-        outbox,
-        TelegramTransport(bot),
-        options.outbox or OutboxPolicy.from_settings(settings),
-        metrics,
-    )
     senders = operators.senders if operators is not None else senders
-    if senders is not None:
-        senders.register(CHANNEL, sender.wake)
-    dispatcher = Dispatcher(service=conversation, outbox=sender)
-    if operators is not None:
-        dispatcher["operators"] = OperatorDeps(
-            frozenset(operators.groups.all),
-            operators.service,
-            MemberCheck(bot),
-            operators.senders.wake,
-            _faq_answer(operators.faq),
-        )
-        dispatcher.include_router(build_operator_router(frozenset(operators.groups.all)))
-    dispatcher.include_router(build_citizen_router())
-    updates = TelegramUpdates(dispatcher, bot)
-    worker = InboxWorker(
-        CHANNEL,
-        inbox,
-        updates,
-        conversation,
-        sender.wake,
-        options.inbox or InboxPolicy.from_settings(settings),
-        metrics,
-    )
-    loops = ChannelLoops(CHANNEL, worker, sender)
-    loops.start()
-    channel = _Channel(bot, worker, stop)
-    logger.info("Telegram channel starting in %s mode", settings.telegram_mode)
-    desk_stop = asyncio.Event()
-    desk = _start_desk(bot, operators, desk_stop, sender.pacer) if operators is not None else []
+
+    def updates(sender: OutboxSender) -> TelegramUpdates:
+        dispatcher = Dispatcher(service=conversation, outbox=sender)
+        if operators is not None:
+            dispatcher["operators"] = OperatorDeps(
+                frozenset(operators.groups.all),
+                operators.service,
+                MemberCheck(bot),
+                operators.senders.wake,
+                _faq_answer(operators.faq),
+            )
+            dispatcher.include_router(build_operator_router(frozenset(operators.groups.all)))
+        dispatcher.include_router(build_citizen_router())
+        return TelegramUpdates(dispatcher, bot)
+
     try:
-        await _set_commands(channel)
-        if webhook:
-            await _serve_webhook(channel, settings)
-        else:
-            await _poll(channel, options)
-    except Stopped:
-        pass
+        async with running_channel(
+            CHANNEL,
+            TelegramTransport(bot),
+            updates,
+            conversation,
+            inbox,
+            outbox,
+            inbox_policy=options.inbox or InboxPolicy.from_settings(settings),
+            outbox_policy=options.outbox or OutboxPolicy.from_settings(settings),
+            metrics=metrics,
+            senders=senders,
+        ) as running:
+            channel = _Channel(bot, running.worker, stop)
+            logger.info("Telegram channel starting in %s mode", settings.telegram_mode)
+            desk_stop = asyncio.Event()
+            desk = (
+                _start_desk(bot, operators, desk_stop, running.sender.pacer)
+                if operators is not None
+                else []
+            )
+            try:
+                await _set_commands(channel)
+                if webhook:
+                    await _serve_webhook(channel, settings)
+                else:
+                    await _poll(channel, options)
+            except Stopped:
+                pass
+            finally:
+                desk_stop.set()
+                await asyncio.gather(*desk, return_exceptions=True)
     finally:
-        desk_stop.set()
-        await asyncio.gather(*desk, return_exceptions=True)
-        await loops.stop()
-        if senders is not None:
-            senders.unregister(CHANNEL)
         await session.close()
         logger.info("Telegram channel stopped")
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 from bots.conversation import ConversationHandler
 from bots.inbox import InboxPolicy, InboxWorker
-from bots.loops import ChannelLoops
+from bots.loops import running_channel
 from bots.operator_files import TelegramFiles
-from bots.outbox import OutboxPolicy, OutboxSender, Senders
+from bots.outbox import OutboxPolicy, Senders
 from bots.polling import Backoff, PositionFile
 from bots.vk.callback_api import VkCallbackEndpoint, serve_callback
 from bots.vk.client import build_api
@@ -59,44 +59,34 @@ async def run_vk(
     api = build_api(settings.vk_group_token.get_secret_value(), settings.vk_api_url)
     # Operators answer from Telegram: their photos and documents are downloaded there.
     files = TelegramFiles.from_settings(settings)
-    sender = OutboxSender(
-        outbox,
-        VkTransport(api, download=files.download if files is not None else None),
-        options.outbox or OutboxPolicy.from_settings(settings, rate=SEND_RATE),
-        metrics,
-    )
-    events = VkEvents(api=api, conversation=conversation, wake=sender.wake)
-    worker = InboxWorker(
-        CHANNEL,
-        inbox,
-        events,
-        conversation,
-        sender.wake,
-        options.inbox or InboxPolicy.from_settings(settings),
-        metrics,
-    )
-    loops = ChannelLoops(CHANNEL, worker, sender)
-    loops.start()
-    if senders is not None:
-        senders.register(CHANNEL, sender.wake)
+    transport = VkTransport(api, download=files.download if files is not None else None)
     try:
-        if settings.vk_mode is VkMode.CALLBACK:
-            await _serve_callback(settings, worker, stop)
-        else:
-            name = f"longpoll-{settings.vk_group_id or 'default'}.ts"
-            poll = VkLongPoll(
-                api=api,
-                group_id=settings.vk_group_id,
-                worker=worker,
-                ts_file=PositionFile(settings.data_dir / "vk" / name),
-                wait=options.longpoll_wait,
-                backoff=options.poll_backoff,
-            )
-            await poll.run(stop)
+        async with running_channel(
+            CHANNEL,
+            transport,
+            lambda sender: VkEvents(api=api, conversation=conversation, wake=sender.wake),
+            conversation,
+            inbox,
+            outbox,
+            inbox_policy=options.inbox or InboxPolicy.from_settings(settings),
+            outbox_policy=options.outbox or OutboxPolicy.from_settings(settings, rate=SEND_RATE),
+            metrics=metrics,
+            senders=senders,
+        ) as channel:
+            if settings.vk_mode is VkMode.CALLBACK:
+                await _serve_callback(settings, channel.worker, stop)
+            else:
+                name = f"longpoll-{settings.vk_group_id or 'default'}.ts"
+                poll = VkLongPoll(
+                    api=api,
+                    group_id=settings.vk_group_id,
+                    worker=channel.worker,
+                    ts_file=PositionFile(settings.data_dir / "vk" / name),
+                    wait=options.longpoll_wait,
+                    backoff=options.poll_backoff,
+                )
+                await poll.run(stop)
     finally:
-        await loops.stop()
-        if senders is not None:
-            senders.unregister(CHANNEL)
         await api.http_client.close()
         if files is not None:
             await files.close()
