@@ -27,6 +27,7 @@ from core.settings import Settings
 from handoff.sla import SlaWatcher
 from nlu import texts
 from nlu.payloads import Action, decode
+from tools.fake_max import FakeMax
 from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from tools.fake_telegram.citizens import Citizen
 from tools.fake_vk import FakeVk
@@ -42,6 +43,7 @@ class Desk:
     tg: FakeTelegram
     vk: FakeVk | None
     services: Services
+    max: FakeMax | None = None
 
     def topic_texts(self) -> list[str]:
         [topic] = self.tg.topics(GROUP)
@@ -79,6 +81,7 @@ async def running_desk(
     tmp_path: Path,
     *,
     with_vk: bool = False,
+    with_max: bool = False,
     **overrides: Any,
 ) -> AsyncIterator[Desk]:
     namespace = f"test-{uuid.uuid4().hex[:12]}"
@@ -103,18 +106,24 @@ async def running_desk(
                 "vk_group_id": vk.group_id,
                 "vk_api_url": vk.api_url,
             }
+        max_api = None
+        if with_max:
+            max_api = await stack.enter_async_context(FakeMax())
+            values |= {"max_bot_token": max_api.token, "max_api_url": max_api.url}
         settings = Settings(_env_file=None, **values)
         services = await stack.enter_async_context(
             open_services(settings, embedder=embedder, with_rasa=False)
         )
         stop = asyncio.Event()
-        channels = ["telegram", "vk"] if with_vk else ["telegram"]
+        channels = ["telegram"] + ["vk"] * with_vk + ["max"] * with_max
         task = asyncio.create_task(_serve_channels(settings, services, channels, stop))
         try:
             if vk is not None:  # events before the first long poll are not delivered
                 await vk.wait_until(lambda: vk.calls("groups.getLongPollServer"), guard=30)
                 await asyncio.sleep(0.5)
-            yield Desk(tg, vk, services)
+            if max_api is not None:  # the same for MAX's long poll
+                await max_api.wait_until(lambda: bool(max_api.requests("GET /updates")), 30)
+            yield Desk(tg, vk, services, max_api)
         finally:
             stop.set()
             await asyncio.wait_for(task, 30)

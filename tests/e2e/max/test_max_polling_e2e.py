@@ -8,9 +8,11 @@ import asyncio
 
 from sqlalchemy import select
 
+from bots.max.client import build_bot
 from core.domain import DeliveryStatus, Direction, MessageKind
 from core.models import Message
 from nlu import texts
+from tests.e2e.max.conftest import RunningMaxBot
 
 ANNA = 501
 
@@ -121,3 +123,20 @@ async def test_a_citizen_who_blocked_the_bot_is_marked_blocked(fake, bot, sessio
             await session.scalars(select(Message).where(Message.direction == Direction.OUT))
         ).all()
     assert reply.delivery_status == DeliveryStatus.BLOCKED
+
+
+async def test_polling_removes_a_webhook_left_from_an_earlier_run(
+    fake, settings, handler, inbox, outbox
+):
+    client = build_bot(fake.token, fake.url)
+    try:
+        await client.subscribe_webhook("https://djinn.example/max/webhook", secret="old-secret")
+    finally:
+        await client.close_session()
+    assert len(fake.subscriptions) == 1
+
+    async with RunningMaxBot(fake, settings, handler, inbox, outbox):
+        assert fake.subscriptions == []
+        fake.citizen(ANNA, "Анна").send_text("Работает?")
+        [sent] = await fake.wait_for_messages(ANNA, 1)
+    assert sent.text == "Ответ на вопрос: Работает?"
