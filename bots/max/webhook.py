@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bots.inbox import InboxWorker
 from bots.max.processing import as_payload, inbox_key
+from bots.webhooks import serve_post
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,6 @@ class MaxWebhookEndpoint:
 async def serve_webhook(
     endpoint: MaxWebhookEndpoint, *, host: str, port: int, stop: asyncio.Event
 ) -> None:
-    app = web.Application(client_max_size=4 * 1024**2)
-    app.router.add_post(WEBHOOK_PATH, endpoint.receive)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-        log.info("MAX webhook listening on http://%s:%d%s", host, port, WEBHOOK_PATH)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_post(
+        WEBHOOK_PATH, endpoint.receive, host=host, port=port, stop=stop, what="MAX webhook"
+    )

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bots.inbox import InboxWorker
 from bots.vk.processing import event_key
+from bots.webhooks import serve_post
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,6 @@ class VkCallbackEndpoint:
 async def serve_callback(
     endpoint: VkCallbackEndpoint, *, host: str, port: int, stop: asyncio.Event
 ) -> None:
-    app = web.Application(client_max_size=4 * 1024**2)
-    app.router.add_post(CALLBACK_PATH, endpoint.receive)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-        log.info("VK Callback API listening on http://%s:%d%s", host, port, CALLBACK_PATH)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_post(
+        CALLBACK_PATH, endpoint.receive, host=host, port=port, stop=stop, what="VK Callback API"
+    )
