@@ -30,6 +30,16 @@ FILE_KINDS = frozenset(
         MessageKind.AUDIO,
     }
 )
+# What an operator's attachment is called where a channel cannot show or pass it on.
+MEDIA_NAMES = {
+    MessageKind.PHOTO: "фото",
+    MessageKind.DOCUMENT: "файл",
+    MessageKind.VIDEO: "видео",
+    MessageKind.VIDEO_NOTE: "видеосообщение",
+    MessageKind.VOICE: "голосовое сообщение",
+    MessageKind.AUDIO: "аудиозапись",
+    MessageKind.STICKER: "стикер",
+}
 # The name a file without one gets (its extension tells the channel what it is).
 DEFAULT_TITLES = {
     MessageKind.DOCUMENT: "документ",

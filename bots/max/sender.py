@@ -24,7 +24,13 @@ from maxapi.types.input_media import InputMediaBuffer
 
 from bots.max.keyboards import build_keyboard
 from bots.max.mappers import clean_text
-from bots.operator_files import Download, FileUnavailable, OperatorMedia, operator_media
+from bots.operator_files import (
+    MEDIA_NAMES,
+    Download,
+    FileUnavailable,
+    OperatorMedia,
+    operator_media,
+)
 from bots.outbox import DeliveryError, RetryAfter, Unavailable, Undeliverable
 from bots.text import MAX_TEXT_LIMIT, split_text
 from core.domain import Channel, DeliveryStatus, MessageKind, Reply
@@ -35,15 +41,6 @@ PARTS_PER_REPLY = 64
 # MAX answers 429 past about 30 requests a second; it gives no time to wait.
 RATE_LIMIT_PAUSE = 1.0
 TRANSIENT_ERRORS = (aiohttp.ClientError, TimeoutError, MaxConnection, InvalidToken)
-KIND_NAMES = {
-    MessageKind.PHOTO: "фото",
-    MessageKind.DOCUMENT: "файл",
-    MessageKind.VIDEO: "видео",
-    MessageKind.VIDEO_NOTE: "видеосообщение",
-    MessageKind.VOICE: "голосовое сообщение",
-    MessageKind.AUDIO: "аудиозапись",
-    MessageKind.STICKER: "стикер",
-}
 UPLOADED = {
     MessageKind.PHOTO: UploadType.IMAGE,
     MessageKind.DOCUMENT: UploadType.FILE,
@@ -93,7 +90,7 @@ class MaxTransport:
             return f"📍 Оператор отправил точку на карте: {media.location}"
         if media.kind is MessageKind.CONTACT:
             return f"📇 Оператор отправил контакт: {media.contact}"
-        what = KIND_NAMES.get(media.kind, "вложение")
+        what = MEDIA_NAMES.get(media.kind, "вложение")
         if media.kind not in UPLOADED:
             return NOT_SHOWN.format(what=what)
         if self._download is None:
@@ -109,7 +106,7 @@ class MaxTransport:
         if media is not None and self._download is not None and media.kind in UPLOADED:
             uploaded = await self._upload(media, self._download)
             if uploaded is None:
-                text = _join(text, NOT_PASSED.format(what=KIND_NAMES[media.kind]))
+                text = _join(text, NOT_PASSED.format(what=MEDIA_NAMES[media.kind]))
             else:
                 attachments.append(uploaded)
         keyboard = build_keyboard(reply.buttons) if last else None

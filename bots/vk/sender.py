@@ -20,7 +20,13 @@ from vkbottle import VKAPIError
 from vkbottle.api import ABCAPI
 from vkbottle.tools import DocMessagesUploader, PhotoMessageUploader, VoiceMessageUploader
 
-from bots.operator_files import Download, FileUnavailable, OperatorMedia, operator_media
+from bots.operator_files import (
+    MEDIA_NAMES,
+    Download,
+    FileUnavailable,
+    OperatorMedia,
+    operator_media,
+)
 from bots.outbox import DeliveryError, RetryAfter, Unavailable, Undeliverable
 from bots.text import VK_TEXT_LIMIT, split_text
 from bots.vk.client import VkUnavailable
@@ -47,15 +53,6 @@ UPLOADED = {
     MessageKind.VIDEO: "doc",
     MessageKind.VIDEO_NOTE: "doc",
     MessageKind.AUDIO: "doc",
-}
-KIND_NAMES = {
-    MessageKind.PHOTO: "фото",
-    MessageKind.DOCUMENT: "файл",
-    MessageKind.VIDEO: "видео",
-    MessageKind.VIDEO_NOTE: "видеосообщение",
-    MessageKind.VOICE: "голосовое сообщение",
-    MessageKind.AUDIO: "аудиозапись",
-    MessageKind.STICKER: "стикер",
 }
 NOT_SHOWN = "(Оператор отправил {what}; во ВКонтакте это не показать.)"
 NOT_PASSED = "(Оператор отправил {what}, но передать его сюда не удалось.)"
@@ -103,7 +100,7 @@ class VkTransport:
             return f"📍 Оператор отправил точку на карте: {media.location}"
         if media.kind is MessageKind.CONTACT:
             return f"📇 Оператор отправил контакт: {media.contact}"
-        what = KIND_NAMES.get(media.kind, "вложение")
+        what = MEDIA_NAMES.get(media.kind, "вложение")
         if UPLOADED.get(media.kind) is None:
             return NOT_SHOWN.format(what=what)
         if self._download is None:
@@ -121,7 +118,7 @@ class VkTransport:
         if media is not None and uploaded and self._download is not None:
             attachment = await self._attachment(peer_id, media, self._download)
             if attachment is None:
-                text = _join(text, NOT_PASSED.format(what=KIND_NAMES[media.kind]))
+                text = _join(text, NOT_PASSED.format(what=MEDIA_NAMES[media.kind]))
         point = media.point if media is not None else None
         try:
             message_id = await self._api.messages.send(
