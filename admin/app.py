@@ -101,6 +101,8 @@ def create_app(admin: AdminContext) -> FastAPI:
     app.include_router(gaps_pages.router(pages))
     app.include_router(dashboard_pages.router(pages))
     app.include_router(api.router())
+    if admin.widget is not None:
+        app.include_router(admin.widget.router())
     return app
 
 

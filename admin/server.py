@@ -1,5 +1,7 @@
-"""Serving the web admin: alone (`djinn admin`) with its own database connection and
-knowledge-base search, or inside `djinn run`, sharing the bots' services."""
+"""Serving the web admin and the website's chat widget (`bots.web`): alone (`djinn
+admin`) with services of its own — the database, the knowledge-base search and the
+conversation service the widget's visitors talk to — or inside `djinn run`, sharing the
+bots' services."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from zoneinfo import ZoneInfo
 
+import click
 import uvicorn
 
 from admin.accounts import Accounts
@@ -17,12 +20,15 @@ from admin.app import create_app
 from admin.comebacks import settle_periodically
 from admin.faq_pages import Publisher
 from admin.web import AdminContext
-from bots.app import Services, build_faq, open_database
+from bots.app import Services, open_services
+from bots.web.channel import WebChannel
+from bots.web.config import widget_problem
 from core.settings import Settings
-from knowledge_base.embedder import create_embedder
 from knowledge_base.notify import publish_version
 
 log = logging.getLogger(__name__)
+
+WIDGET_FRAME_BYTES = 128 * 1024
 
 
 def shared_context(services: Services, wake: asyncio.Event | None = None) -> AdminContext:
@@ -35,6 +41,10 @@ def shared_context(services: Services, wake: asyncio.Event | None = None) -> Adm
         if services.redis is not None:
             await publish_version(services.redis, version)
 
+    return _context(services, announce)
+
+
+def _context(services: Services, announce: Callable[[int], Awaitable[None]]) -> AdminContext:
     settings = services.settings
     return AdminContext(
         settings=settings,
@@ -44,14 +54,25 @@ def shared_context(services: Services, wake: asyncio.Event | None = None) -> Adm
         faq=services.faq,
         announce=announce,
         tz=ZoneInfo(settings.timezone),
+        widget=WebChannel.build(
+            settings,
+            services.sessions,
+            services.conversation,
+            services.inbox,
+            services.outbox,
+            metrics=services.metrics,
+            senders=services.senders,
+        ),
     )
 
 
 @contextlib.asynccontextmanager
 async def standalone_context(settings: Settings) -> AsyncIterator[AdminContext]:
-    """The admin on its own: bots elsewhere learn of new versions through Redis when one
-    is reachable (`djinn kb import` does the same), else at their next check."""
+    """The admin on its own, with the services the widget's conversations need: bots
+    elsewhere learn of new versions through Redis when one is reachable (`djinn kb
+    import` does the same), else at their next check; this process follows theirs."""
     from bots.cli.kb import notify_bots
+    from bots.cli.run import ensure_knowledge_base
 
     async def announce(version: int) -> None:
         if not await notify_bots(settings, version):
@@ -61,20 +82,19 @@ async def standalone_context(settings: Settings) -> AsyncIterator[AdminContext]:
                 settings.kb_reload_interval,
             )
 
-    async with open_database(settings) as (_, sessions):
-        embedder = create_embedder(
-            settings.embedder, settings.embedder_model, settings.embedder_threads
+    # Redis only when there is one to share (the handoff events reach it through the
+    # bot processes' relay); Rasa as the settings say (external: RASA_URL).
+    async with open_services(settings, with_redis=settings.redis_url is not None) as services:
+        await ensure_knowledge_base(services)
+        stop = asyncio.Event()
+        watching = asyncio.create_task(
+            services.faq.watch(stop, settings.kb_reload_interval), name="admin-kb-watch"
         )
-        repository, faq = build_faq(settings, sessions, embedder)
-        yield AdminContext(
-            settings=settings,
-            sessions=sessions,
-            accounts=Accounts(sessions),
-            repository=repository,
-            faq=faq,
-            announce=announce,
-            tz=ZoneInfo(settings.timezone),
-        )
+        try:
+            yield _context(services, announce)
+        finally:
+            stop.set()
+            await asyncio.gather(watching, return_exceptions=True)
 
 
 class _Server(uvicorn.Server):
@@ -99,7 +119,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 async def serve_admin(admin: AdminContext, host: str, port: int, stop: asyncio.Event) -> None:
-    """Serve the admin on ``host:port`` until ``stop`` is set."""
+    """Serve the admin (and the widget, when it is on) on ``host:port`` until ``stop``."""
     app = create_app(admin)
     publisher = Publisher(admin)
     admin.extras["publisher"] = publisher
@@ -111,12 +131,28 @@ async def serve_admin(admin: AdminContext, host: str, port: int, stop: asyncio.E
         access_log=False,
         lifespan="off",
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=admin.settings.admin_forwarded_ips,
         server_header=False,
+        # The widget's sockets: small frames (bots.web.frames), no compression (a
+        # compressor per socket costs more memory than thousands of idle sockets).
+        ws="websockets-sansio",
+        ws_max_size=WIDGET_FRAME_BYTES,
+        ws_per_message_deflate=False,
     )
     # Bound here so that a taken port is an OSError for the caller to report, not the
     # exit uvicorn makes of it.
     sock = listen(host, port)
+    _report_widget(admin, host, port)
+    async with contextlib.AsyncExitStack() as stack:
+        if admin.widget is not None:
+            await stack.enter_async_context(admin.widget.running())
+        await _serve(admin, config, sock, stop)
+        await publisher.close()
+
+
+async def _serve(
+    admin: AdminContext, config: uvicorn.Config, sock: socket.socket, stop: asyncio.Event
+) -> None:
     server = _Server(config)
     running = asyncio.create_task(server.serve(sockets=[sock]), name="admin-http")
     settling = asyncio.create_task(
@@ -130,5 +166,15 @@ async def serve_admin(admin: AdminContext, host: str, port: int, stop: asyncio.E
         stopping.cancel()
         settling.cancel()
         await asyncio.gather(running, settling, return_exceptions=True)
-        await publisher.close()
         sock.close()
+
+
+def _report_widget(admin: AdminContext, host: str, port: int) -> None:
+    if admin.widget is None:
+        click.echo(f"Виджет для сайта: выключен — {widget_problem(admin.settings)}.")
+        return
+    sites = ", ".join(sorted(admin.widget.origins)) or "пока только демонстрационная страница"
+    click.echo(
+        f"Виджет для сайта: http://{host}:{port}/widget/widget.js, демонстрация — "
+        f"http://{host}:{port}/widget/demo (разрешённые сайты: {sites}; DJINN_WIDGET_ORIGINS)."
+    )

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,9 @@ from core.domain import AdminRole
 from core.settings import Settings
 from knowledge_base.repository import FaqRepository
 from knowledge_base.search import FaqSearchService
+
+if TYPE_CHECKING:
+    from bots.web.channel import WebChannel
 
 SESSION_COOKIE = "djinn_session"
 LOGIN_CSRF_COOKIE = "djinn_login_csrf"
@@ -61,6 +64,8 @@ class AdminContext:
             own, alone a copy that follows the knowledge base's versions.
         announce: Tells the running bots about a new knowledge-base version.
         tz: The administration's time zone, for dates on pages.
+        widget: The website's chat widget this server serves at /widget/ (`bots.web`);
+            None when it is off.
     """
 
     settings: Settings
@@ -71,6 +76,7 @@ class AdminContext:
     announce: Callable[[int], Awaitable[None]]
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Moscow"))
     extras: dict[str, Any] = field(default_factory=dict)
+    widget: WebChannel | None = None
 
     @property
     def secure_cookies(self) -> bool:

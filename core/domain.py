@@ -12,6 +12,7 @@ class Channel(StrEnum):
     TELEGRAM = "telegram"
     VK = "vk"
     MAX = "max"
+    WEB = "web"  # the chat widget on the administration's website
 
 
 class ConversationStatus(StrEnum):

@@ -396,6 +396,20 @@ class Appeal(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class WebVisitor(Base):
+    """A visitor of the website's chat widget, known by the id in their signed token
+    (``bots.web``); the token is honoured only while this row exists. Sending the first
+    message after the personal-data notice is consent (152-FZ): when, and which notice
+    (its link), are kept."""
+
+    __tablename__ = "web_visitors"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    notice_accepted_at: Mapped[datetime | None]
+    notice_url: Mapped[str | None] = mapped_column(String(512))
+
+
 class HandoffEvent(Base):
     """Something the operators must learn about a conversation (it asks for an operator,
     the citizen wrote, the citizen withdrew the request…), stored in the transaction

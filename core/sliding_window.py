@@ -27,6 +27,11 @@ class SlidingWindow:
             return 0.0
         return self._times[-self.limit] + self.seconds - now
 
+    def idle(self) -> bool:
+        """Whether every event has left the window (it can be forgotten)."""
+        self.wait()
+        return not self._times
+
     def add(self) -> None:
         self._times.append(self._clock())
 

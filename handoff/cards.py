@@ -15,7 +15,7 @@ TOPIC_NAME_LIMIT = 128
 TRANSCRIPT_MESSAGES = 10
 CARD_LIMIT = 4000  # under Telegram's 4096 characters
 
-CHANNEL_MARKS = {"telegram": "TG", "vk": "VK", "max": "MAX"}
+CHANNEL_MARKS = {"telegram": "TG", "vk": "VK", "max": "MAX", "web": "Сайт"}
 REASONS = {
     "citizen_request": "гражданин попросил оператора",
     "not_helped": "ответы бота не помогли дважды",
@@ -153,7 +153,7 @@ def initial_mark(digest: Digest) -> str:
 
 
 def card_text(digest: Digest) -> str:
-    channel = {"telegram": "Telegram", "vk": "ВКонтакте", "max": "MAX"}.get(
+    channel = {"telegram": "Telegram", "vk": "ВКонтакте", "max": "MAX", "web": "Сайт"}.get(
         digest.channel, digest.channel
     )
     lines = [f"Обращение №{digest.conversation_id}"]

@@ -50,6 +50,7 @@ def _days(per_day: dict[int, tuple[int, int, int, int]]) -> tuple[ChannelDay, ..
         rows.append(ChannelDay(date(2026, 3, day), "telegram", tg_in, tg_out))
         rows.append(ChannelDay(date(2026, 3, day), "vk", vk_in, vk_out))
         rows.append(ChannelDay(date(2026, 3, day), "max", 0, 0))
+        rows.append(ChannelDay(date(2026, 3, day), "web", 0, 0))
     return tuple(rows)
 
 
@@ -57,7 +58,7 @@ async def test_figures_of_a_week(sessions, world):
     d = await dashboard(sessions, START, END, now=NOW, tz=MSK)
     assert (d.start, d.end, d.timezone, d.now) == (START, END, "Europe/Moscow", NOW)
     assert d.days == tuple(date(2026, 3, n) for n in range(2, 9))
-    assert d.channels == ("telegram", "vk", "max")
+    assert d.channels == ("telegram", "vk", "max", "web")
     assert d.messages == _days(
         {
             2: (2, 1, 2, 2),
@@ -126,6 +127,7 @@ async def test_period_edges_and_time_zone(sessions, world):
         ChannelDay(date(2026, 3, 8), "telegram", 3, 2),
         ChannelDay(date(2026, 3, 8), "vk", 0, 0),
         ChannelDay(date(2026, 3, 8), "max", 0, 0),
+        ChannelDay(date(2026, 3, 8), "web", 0, 0),
     )
     d = await dashboard(sessions, date(2026, 3, 1), date(2026, 3, 2), now=NOW, tz=MSK)
     assert (d.inbound, d.questions) == (1, 0)  # the sticker at 23:59:59
@@ -241,4 +243,17 @@ async def test_a_max_citizens_messages_are_counted_as_max(sessions, world):
         ChannelDay(date(2026, 4, 1), "telegram", 0, 0),
         ChannelDay(date(2026, 4, 1), "vk", 0, 0),
         ChannelDay(date(2026, 4, 1), "max", 1, 1),
+        ChannelDay(date(2026, 4, 1), "web", 0, 0),
     )
+
+
+async def test_a_website_visitors_messages_are_counted_as_web(sessions, world):
+    async with sessions.begin() as session:
+        seed = Seeder(session, world)
+        await seed.citizen("vita", Channel.WEB)
+        await seed.message("vita", at(2, 10, month=4))
+        await seed.message("vita", at(2, 10, 1, month=4), Direction.OUT)
+        await seed.message("vita", at(2, 10, 2, month=4), Direction.OUT)
+    d = await dashboard(sessions, date(2026, 4, 2), date(2026, 4, 3), now=NOW, tz=MSK)
+    assert d.messages[-1] == ChannelDay(date(2026, 4, 2), "web", 1, 2)
+    assert [day.channel for day in d.messages] == ["telegram", "vk", "max", "web"]
