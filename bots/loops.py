@@ -8,14 +8,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from bots.conversation import ConversationHandler
 from bots.inbox import InboxPolicy, InboxWorker, UpdateHandler
 from bots.outbox import OutboxPolicy, OutboxSender, Senders, Transport
+from bots.polling import Backoff
 from core.inbox import InboxRepository
 from core.metrics import Metrics
 from core.outbox import OutboxRepository
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,31 @@ class RunningChannel:
 
     worker: InboxWorker
     sender: OutboxSender
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Knobs tests and benchmarks turn in a channel's runner.
+
+    Attributes:
+        poll_wait: Seconds a long poll waits for updates; None: the channel's own.
+        poll_backoff: Pauses after failed polls.
+        inbox: The inbox worker's policy; None: from the settings.
+        outbox: The outbox sender's policy; None: from the settings, at the channel's
+            sending rate.
+    """
+
+    poll_wait: int | None = None
+    poll_backoff: Backoff = field(default_factory=Backoff)
+    inbox: InboxPolicy | None = None
+    outbox: OutboxPolicy | None = None
+
+    def policies(self, settings: Settings, send_rate: float) -> dict[str, Any]:
+        """`running_channel`'s ``inbox_policy`` and ``outbox_policy``."""
+        return {
+            "inbox_policy": self.inbox or InboxPolicy.from_settings(settings),
+            "outbox_policy": self.outbox or OutboxPolicy.from_settings(settings, rate=send_rate),
+        }
 
 
 @contextlib.asynccontextmanager

@@ -6,21 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
 
 from maxapi import Bot
 
 from bots.conversation import ConversationHandler
-from bots.inbox import InboxPolicy, InboxWorker
-from bots.loops import running_channel
+from bots.inbox import InboxWorker
+from bots.loops import RunOptions, running_channel
 from bots.max.client import build_bot
 from bots.max.polling import MaxLongPoll
 from bots.max.processing import CHANNEL, MaxEvents
 from bots.max.sender import MaxTransport
 from bots.max.webhook import WEBHOOK_PATH, MaxWebhookEndpoint, serve_webhook
 from bots.operator_files import TelegramFiles
-from bots.outbox import OutboxPolicy, Senders
-from bots.polling import Backoff, PositionFile
+from bots.outbox import Senders
+from bots.polling import PositionFile
 from core.inbox import InboxRepository
 from core.metrics import Metrics
 from core.outbox import OutboxRepository
@@ -30,17 +29,9 @@ log = logging.getLogger(__name__)
 
 # MAX allows a bot about 30 requests a second; replies take most of them.
 SEND_RATE = 20.0
+# Seconds a long poll waits for updates.
+POLL_WAIT = 30
 UPDATE_TYPES = ("message_created", "message_callback", "message_edited", "bot_started")
-
-
-@dataclass(frozen=True, slots=True)
-class MaxRunOptions:
-    """Knobs tests and benchmarks turn; by default the policies follow the settings."""
-
-    poll_wait: int = 30
-    poll_backoff: Backoff = field(default_factory=Backoff)
-    inbox: InboxPolicy | None = None
-    outbox: OutboxPolicy | None = None
 
 
 async def run_max(
@@ -50,13 +41,13 @@ async def run_max(
     outbox: OutboxRepository,
     stop: asyncio.Event,
     *,
-    options: MaxRunOptions | None = None,
+    options: RunOptions | None = None,
     metrics: Metrics | None = None,
     senders: Senders | None = None,
 ) -> None:
     """Run the MAX bot until ``stop`` is set; ``senders`` learns of its outbox sender
     (an operator's answer to a MAX citizen wakes it)."""
-    options = options or MaxRunOptions()
+    options = options or RunOptions()
     _check(settings)
     assert settings.max_bot_token is not None
     bot = build_bot(settings.max_bot_token.get_secret_value(), settings.max_api_url)
@@ -70,8 +61,7 @@ async def run_max(
             conversation,
             inbox,
             outbox,
-            inbox_policy=options.inbox or InboxPolicy.from_settings(settings),
-            outbox_policy=options.outbox or OutboxPolicy.from_settings(settings, rate=SEND_RATE),
+            **options.policies(settings, SEND_RATE),
             metrics=metrics,
             senders=senders,
         ) as channel:
@@ -83,7 +73,7 @@ async def run_max(
                     bot=bot,
                     worker=channel.worker,
                     marker_file=PositionFile(settings.data_dir / "max" / "marker"),
-                    wait=options.poll_wait,
+                    wait=options.poll_wait or POLL_WAIT,
                     backoff=options.poll_backoff,
                 )
                 await poll.run(stop)

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
 
 from bots.conversation import ConversationHandler
-from bots.inbox import InboxPolicy, InboxWorker
-from bots.loops import running_channel
+from bots.inbox import InboxWorker
+from bots.loops import RunOptions, running_channel
 from bots.operator_files import TelegramFiles
-from bots.outbox import OutboxPolicy, Senders
-from bots.polling import Backoff, PositionFile
+from bots.outbox import Senders
+from bots.polling import PositionFile
 from bots.vk.callback_api import VkCallbackEndpoint, serve_callback
 from bots.vk.client import build_api
 from bots.vk.longpoll import VkLongPoll
@@ -28,16 +27,8 @@ log = logging.getLogger(__name__)
 
 # VK allows a community token about 20 API calls a second; replies take most of them.
 SEND_RATE = 15.0
-
-
-@dataclass(frozen=True, slots=True)
-class VkRunOptions:
-    """Knobs tests and benchmarks turn; by default the policies follow the settings."""
-
-    longpoll_wait: int = 25
-    poll_backoff: Backoff = field(default_factory=Backoff)
-    inbox: InboxPolicy | None = None
-    outbox: OutboxPolicy | None = None
+# Seconds a long poll waits for updates.
+LONGPOLL_WAIT = 25
 
 
 async def run_vk(
@@ -47,13 +38,13 @@ async def run_vk(
     outbox: OutboxRepository,
     stop: asyncio.Event,
     *,
-    options: VkRunOptions | None = None,
+    options: RunOptions | None = None,
     metrics: Metrics | None = None,
     senders: Senders | None = None,
 ) -> None:
     """Run the VK bot until ``stop`` is set; ``senders`` learns of its outbox sender
     (an operator's answer to a VK citizen wakes it)."""
-    options = options or VkRunOptions()
+    options = options or RunOptions()
     _check(settings)
     assert settings.vk_group_token is not None
     api = build_api(settings.vk_group_token.get_secret_value(), settings.vk_api_url)
@@ -68,8 +59,7 @@ async def run_vk(
             conversation,
             inbox,
             outbox,
-            inbox_policy=options.inbox or InboxPolicy.from_settings(settings),
-            outbox_policy=options.outbox or OutboxPolicy.from_settings(settings, rate=SEND_RATE),
+            **options.policies(settings, SEND_RATE),
             metrics=metrics,
             senders=senders,
         ) as channel:
@@ -82,7 +72,7 @@ async def run_vk(
                     group_id=settings.vk_group_id,
                     worker=channel.worker,
                     ts_file=PositionFile(settings.data_dir / "vk" / name),
-                    wait=options.longpoll_wait,
+                    wait=options.poll_wait or LONGPOLL_WAIT,
                     backoff=options.poll_backoff,
                 )
                 await poll.run(stop)
