@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -20,6 +21,16 @@ async def serve_post(
     path: str, handler: Handler, *, host: str, port: int, stop: asyncio.Event, what: str
 ) -> None:
     """Answer POSTs to ``path`` with ``handler`` on ``host:port`` until ``stop`` is set."""
+    async with listening(path, handler, host=host, port=port, what=what):
+        await stop.wait()
+
+
+@contextlib.asynccontextmanager
+async def listening(
+    path: str, handler: Handler, *, host: str, port: int, what: str
+) -> AsyncIterator[None]:
+    """Answer POSTs to ``path`` with ``handler`` on ``host:port`` inside the block; a
+    port that cannot be taken raises on entry."""
     app = web.Application(client_max_size=BODY_LIMIT)
     app.router.add_post(path, handler)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
@@ -27,6 +38,6 @@ async def serve_post(
     try:
         await web.TCPSite(runner, host, port).start()
         log.info("%s listening on http://%s:%d%s", what, host, port, path)
-        await stop.wait()
+        yield
     finally:
         await runner.cleanup()

@@ -27,7 +27,6 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import BotCommand
-from aiohttp import web
 
 from bots.conversation import ConversationHandler
 from bots.inbox import InboxPolicy, InboxWorker
@@ -39,7 +38,8 @@ from bots.telegram.operator_router import MemberCheck, OperatorDeps, build_opera
 from bots.telegram.operators import SUGGESTIONS, OperatorDesk, OperatorGroups, Suggest
 from bots.telegram.polling import DurablePolling, Stopped, until_stopped
 from bots.telegram.sender import TelegramTransport
-from bots.telegram.webhook import build_webhook_app
+from bots.telegram.webhook import webhook_handler
+from bots.webhooks import listening
 from core.db import SessionFactory
 from core.inbox import InboxRepository
 from core.leases import Worker
@@ -259,12 +259,14 @@ async def _serve_webhook(channel: _Channel, settings: Settings) -> None:
     url, secret = settings.telegram_webhook_url, settings.telegram_webhook_secret
     assert url and secret is not None
     path = urlsplit(url).path or "/"
-    app = build_webhook_app(path, secret.get_secret_value(), channel.worker)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, settings.telegram_webhook_host, settings.telegram_webhook_port)
-        await site.start()
+    handler = webhook_handler(secret.get_secret_value(), channel.worker)
+    async with listening(
+        path,
+        handler,
+        host=settings.telegram_webhook_host,
+        port=settings.telegram_webhook_port,
+        what="Telegram webhook",
+    ):
         await _keep_trying(
             lambda: channel.bot.set_webhook(
                 url,
@@ -275,8 +277,6 @@ async def _serve_webhook(channel: _Channel, settings: Settings) -> None:
             channel.stop,
         )
         await channel.stop.wait()
-    finally:
-        await runner.cleanup()
 
 
 async def _set_commands(channel: _Channel) -> None:

@@ -10,13 +10,15 @@ from aiohttp import web
 
 from bots.inbox import InboxWorker
 from bots.telegram.inbound import update_id
+from bots.webhooks import Handler
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
-def build_webhook_app(path: str, secret: str, worker: InboxWorker) -> web.Application:
+def webhook_handler(secret: str, worker: InboxWorker) -> Handler:
+    """The handler of Telegram's POSTs (`bots.webhooks.listening` serves it)."""
     if not secret:
         raise ValueError("a webhook without a secret would accept anyone's updates")
     expected = secret.encode()
@@ -45,6 +47,4 @@ def build_webhook_app(path: str, secret: str, worker: InboxWorker) -> web.Applic
             return web.Response(status=500)
         return web.Response()
 
-    app = web.Application()
-    app.router.add_post(path, receive_update)
-    return app
+    return receive_update
