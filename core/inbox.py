@@ -10,12 +10,14 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.db import SessionFactory
+from core.group_commit import GroupCommit
 from core.leases import Worker, is_transient
 from core.models import ERROR_LIMIT, InboxUpdate, utcnow
+from core.write_gate import transaction
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,32 @@ class InboxItem:
     attempts: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class _Put:
+    channel: str
+    updates: Sequence[tuple[str, dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Finish:
+    item_id: int
+    status: InboxStatus
+    note: str | None
+
+
+_FINISH = (
+    update(InboxUpdate)
+    .where(InboxUpdate.id == bindparam("row"))
+    .values(
+        status=bindparam("status"),
+        processed_at=bindparam("at"),
+        last_error=bindparam("note"),
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
+
+
 class InboxRepository:
     """Stores raw updates per channel, unique on the channel's update key, and leases
     them to workers.
@@ -53,6 +81,9 @@ class InboxRepository:
         self._sessions = sessions
         self.worker = worker or Worker.current()
         self._lease = timedelta(seconds=lease)
+        # Updates arriving, and updates done, while another batch commits go together.
+        self._puts: GroupCommit[_Put, list[InboxItem]] = GroupCommit(self._put_batch)
+        self._finishes: GroupCommit[_Finish, None] = GroupCommit(self._finish_batch)
 
     async def put_many(
         self, channel: str, updates: Sequence[tuple[str, dict[str, Any]]]
@@ -75,37 +106,42 @@ class InboxRepository:
         """
         if not updates:
             return []
+        return await self._puts.submit(_Put(channel, updates))
+
+    async def _put_batch(self, puts: list[_Put]) -> list[list[InboxItem]]:
+        """Store the updates of several calls in one transaction."""
         try:
-            return await self._put_together(channel, updates)
+            return await self._put_together(puts)
         except Exception as error:
             if is_transient(error):
                 raise
             # A concurrent worker stored some first, or one of them cannot be stored.
-            return await self._put_one_by_one(channel, updates)
+            return [await self._put_one_by_one(put.channel, put.updates) for put in puts]
 
-    async def _put_together(
-        self, channel: str, updates: Sequence[tuple[str, dict[str, Any]]]
-    ) -> list[InboxItem]:
-        keys = [key for key, _ in updates]
+    async def _put_together(self, puts: list[_Put]) -> list[list[InboxItem]]:
         async with self._sessions.begin() as session:
-            seen = set(
-                (
-                    await session.scalars(
-                        select(InboxUpdate.update_key).where(
-                            InboxUpdate.channel == channel, InboxUpdate.update_key.in_(keys)
-                        )
+            seen: set[tuple[str, str]] = set()
+            for channel in {put.channel for put in puts}:
+                keys = {key for put in puts if put.channel == channel for key, _ in put.updates}
+                stored = await session.scalars(
+                    select(InboxUpdate.update_key).where(
+                        InboxUpdate.channel == channel, InboxUpdate.update_key.in_(keys)
                     )
-                ).all()
-            )
-            rows: list[InboxUpdate] = []
-            for key, payload in updates:
-                if key in seen:
-                    continue
-                seen.add(key)
-                rows.append(self._new_row(channel, key, payload))
-            session.add_all(rows)
+                )
+                seen.update((channel, key) for key in stored)
+            rows: list[list[InboxUpdate]] = []
+            for put in puts:
+                rows.append([])
+                for key, payload in put.updates:
+                    if (put.channel, key) in seen:
+                        continue  # stored before, or twice in this batch: a re-delivery
+                    seen.add((put.channel, key))
+                    rows[-1].append(self._new_row(put.channel, key, payload))
+            session.add_all([row for put_rows in rows for row in put_rows])
             await session.flush()
-            return [InboxItem(r.id, r.update_key, r.payload) for r in rows]
+            return [
+                [InboxItem(r.id, r.update_key, r.payload) for r in put_rows] for put_rows in rows
+            ]
 
     async def _put_one_by_one(
         self, channel: str, updates: Sequence[tuple[str, dict[str, Any]]]
@@ -248,12 +284,19 @@ class InboxRepository:
         self, item_id: int, status: InboxStatus = InboxStatus.DONE, note: str | None = None
     ) -> None:
         """The update needs nothing more: handled, ignored or quarantined."""
-        await self._set(
-            item_id,
-            status=status,
-            processed_at=utcnow(),
-            last_error=note[:ERROR_LIMIT] if note else None,
-        )
+        await self._finishes.submit(_Finish(item_id, status, note[:ERROR_LIMIT] if note else None))
+
+    async def _finish_batch(self, finishes: list[_Finish]) -> list[None]:
+        now = utcnow()
+        async with transaction(self._sessions) as conn:
+            await conn.execute(
+                _FINISH,
+                [
+                    {"row": f.item_id, "status": f.status, "at": now, "note": f.note}
+                    for f in finishes
+                ],
+            )
+        return [None] * len(finishes)
 
     async def retry_later(
         self, item_id: int, error: str, delay: float, *, counted: bool = True

@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 
 from core.db import SessionFactory
 from core.domain import Button, Channel, ConversationStatus, DeliveryStatus, Direction, Reply
+from core.group_commit import GroupCommit
 from core.leases import Worker
 from core.models import ERROR_LIMIT, Conversation, Identity, Message, as_utc, utcnow
-from core.write_gate import urgent
+from core.write_gate import transaction, urgent
 from handoff.events import EventKind, add_event
 
 # Errors recorded with this prefix wait for the channel to come back, not for the citizen.
@@ -61,6 +62,8 @@ class OutboxRepository:
         self._sessions = urgent(sessions)
         self.worker = worker or Worker.current()
         self._lease = timedelta(seconds=lease)
+        # Deliveries recorded while another batch commits go together.
+        self._deliveries: GroupCommit[_Delivered, None] = GroupCommit(self._record_deliveries)
 
     async def claim_chat(self, channel: Channel, chat_id: str) -> list[OutboxRow]:
         """Lease the chat's pending replies, oldest first; nothing when another live
@@ -124,15 +127,20 @@ class OutboxRepository:
         await self._set(outbox_id, release=False, parts_sent=parts_sent)
 
     async def delivered(self, outbox_id: int, external_id: str | None, parts: int) -> None:
-        await self._set(
-            outbox_id,
-            delivery_status=DeliveryStatus.SENT,
-            external_id=external_id,
-            parts_sent=parts,
-            delivered_at=utcnow(),
-            delivery_error=None,
-            attempts=Message.attempts + 1,
-        )
+        """The reply reached the channel; returns once that is durable."""
+        await self._deliveries.submit(_Delivered(outbox_id, external_id, parts))
+
+    async def _record_deliveries(self, deliveries: list[_Delivered]) -> list[None]:
+        now = utcnow()
+        async with transaction(self._sessions) as conn:
+            await conn.execute(
+                _DELIVERED,
+                [
+                    {"row": d.outbox_id, "external": d.external_id, "parts": d.parts, "at": now}
+                    for d in deliveries
+                ],
+            )
+        return [None] * len(deliveries)
 
     async def retry(self, outbox_id: int, error: str, delay: float) -> None:
         """A transient failure: try again no sooner than ``delay`` seconds from now."""
@@ -223,6 +231,29 @@ class OutboxRepository:
             values.update(claimed_by=None, claimed_until=None)
         async with self._sessions.begin() as session:
             await session.execute(update(Message).where(Message.id == outbox_id).values(**values))
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivered:
+    outbox_id: int
+    external_id: str | None
+    parts: int
+
+
+_DELIVERED = (
+    update(Message)
+    .where(Message.id == bindparam("row"))
+    .values(
+        delivery_status=DeliveryStatus.SENT,
+        external_id=bindparam("external"),
+        parts_sent=bindparam("parts"),
+        delivered_at=bindparam("at"),
+        delivery_error=None,
+        attempts=Message.attempts + 1,
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
 
 
 def _pending(channel: Channel) -> Select[tuple[Message]]:

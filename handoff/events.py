@@ -3,7 +3,6 @@ transaction that caused it and applied in order, once."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +13,7 @@ from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory
+from core.group_commit import GroupCommit
 from core.models import ERROR_LIMIT, HandoffEvent, utcnow
 from core.write_gate import connection, transaction
 
@@ -113,8 +113,7 @@ class HandoffEventRepository:
 
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
-        self._marks: list[tuple[int, asyncio.Future[bool]]] = []  # waiting to commit
-        self._committing: asyncio.Task[None] | None = None
+        self._marks: GroupCommit[int, bool] = GroupCommit(self._commit_marks)
 
     async def to_publish(
         self, epoch: str, stale_before: datetime, limit: int = 500
@@ -177,36 +176,24 @@ class HandoffEventRepository:
                     .values(applied_at=utcnow(), last_error=error)
                 )
                 return bool(done.rowcount)
-        mark = asyncio.get_running_loop().create_future()
-        self._marks.append((event_id, mark))
-        if self._committing is None or self._committing.done():
-            self._committing = asyncio.create_task(self._commit_marks())
-        return await mark
+        return await self._marks.submit(event_id)
 
-    async def _commit_marks(self) -> None:
-        while self._marks:
-            marks, self._marks = self._marks, []
-            ids = sorted({event_id for event_id, _ in marks})
-            try:
-                async with transaction(self._sessions) as conn:
-                    done = await conn.execute(
-                        update(HandoffEvent)
-                        .where(HandoffEvent.id.in_(ids), HandoffEvent.applied_at.is_(None))
-                        .values(applied_at=utcnow(), last_error=None)
-                        .returning(HandoffEvent.id)
-                    )
-                    recorded = set(done.scalars())
-            except BaseException as error:
-                for _, mark in marks:
-                    if not mark.done():
-                        mark.set_exception(error)
-                if not isinstance(error, Exception):
-                    raise
-                continue
-            for event_id, mark in marks:
-                if not mark.done():
-                    mark.set_result(event_id in recorded)
-                recorded.discard(event_id)  # a second mark of the same event: False
+    async def _commit_marks(self, event_ids: list[int]) -> list[bool]:
+        async with transaction(self._sessions) as conn:
+            done = await conn.execute(
+                update(HandoffEvent)
+                .where(
+                    HandoffEvent.id.in_(sorted(set(event_ids))), HandoffEvent.applied_at.is_(None)
+                )
+                .values(applied_at=utcnow(), last_error=None)
+                .returning(HandoffEvent.id)
+            )
+            recorded = set(done.scalars())
+        results = []
+        for event_id in event_ids:
+            results.append(event_id in recorded)
+            recorded.discard(event_id)  # a second mark of the same event: False
+        return results
 
     async def failed(self, event_id: int, error: str) -> int:
         """Count a failed attempt; returns the attempts made so far."""
