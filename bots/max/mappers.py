@@ -15,6 +15,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from bots.raw import clean_text, int64
 from core.domain import Channel, IncomingMessage, MessageKind
 
 START_TEXTS = frozenset({"начать", "start", "/start"})
@@ -36,8 +37,6 @@ RELAYED = {
     "sticker": "sticker",
 }
 KEY_LIMIT = 128
-_INT64 = 2**63
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\S*)?(?:\s|$)")
 
 
@@ -105,11 +104,6 @@ def update_key(update: Any) -> str | None:
     return key if key is not None and len(key) <= KEY_LIMIT else None
 
 
-def clean_text(text: str) -> str:
-    """Text any database and HTTP client accepts: no NUL, no lone UTF-16 surrogates."""
-    return _SURROGATE.sub("\ufffd", text.replace("\x00", ""))
-
-
 def _object(update: dict[str, Any], name: str) -> dict[str, Any]:
     value = update.get(name)
     if not isinstance(value, dict):
@@ -127,7 +121,7 @@ def _message(message: dict[str, Any], locale: Any) -> IncomingMessage | None:
         return None
     if isinstance(recipient, dict) and recipient.get("chat_type") not in (None, "dialog"):
         return None
-    user_id = _int(sender, "user_id")
+    user_id = _int64(sender, "user_id")
     mid = body.get("mid")
     if user_id <= 0 or not isinstance(mid, str) or not mid:
         raise MalformedUpdate("message without a user or a mid")
@@ -169,7 +163,7 @@ def _callback(update: dict[str, Any]) -> IncomingMessage | None:
     recipient = message.get("recipient") if isinstance(message, dict) else None
     if isinstance(recipient, dict) and recipient.get("chat_type") not in (None, "dialog"):
         return None
-    user_id = _int(user, "user_id")
+    user_id = _int64(user, "user_id")
     if user_id <= 0:
         raise MalformedUpdate("message_callback without a user")
     return IncomingMessage(
@@ -189,7 +183,7 @@ def _callback(update: dict[str, Any]) -> IncomingMessage | None:
 def _started(update: dict[str, Any]) -> IncomingMessage | None:
     """The citizen opened the bot («Начать»): the start command."""
     user = _object(update, "user")
-    user_id = _int(user, "user_id")
+    user_id = _int64(user, "user_id")
     timestamp = update.get("timestamp")
     if user_id <= 0 or not isinstance(timestamp, int):
         raise MalformedUpdate("bot_started without a user or a time")
@@ -264,13 +258,6 @@ def _language(locale: Any) -> str | None:
     return locale.split("-")[0].split("_")[0].lower()[:8] or None
 
 
-def _int(data: dict[str, Any], name: str) -> int:
-    value = data.get(name, 0)
-    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= _INT64:
-        raise MalformedUpdate(f"{name} is not a 64-bit integer")
-    return value
-
-
 def _time(value: Any) -> datetime | None:
     """MAX gives times in milliseconds since the epoch."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -279,3 +266,7 @@ def _time(value: Any) -> datetime | None:
         return datetime.fromtimestamp(value / 1000, UTC)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def _int64(data: dict[str, Any], name: str) -> int:
+    return int64(data, name, MalformedUpdate)

@@ -23,7 +23,6 @@ from maxapi.exceptions.max import InvalidToken, MaxApiError, MaxConnection, MaxU
 from maxapi.types.input_media import InputMediaBuffer
 
 from bots.max.keyboards import build_keyboard
-from bots.max.mappers import clean_text
 from bots.operator_files import (
     MEDIA_NAMES,
     Download,
@@ -32,6 +31,7 @@ from bots.operator_files import (
     operator_media,
 )
 from bots.outbox import DeliveryError, RetryAfter, Unavailable, Undeliverable
+from bots.raw import clean_text
 from bots.text import MAX_TEXT_LIMIT, split_text
 from core.domain import Channel, DeliveryStatus, MessageKind, Reply
 

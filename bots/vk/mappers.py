@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from bots.raw import clean_text, int64
 from core.domain import Channel, IncomingMessage, MessageKind
 
 CHAT_PEER_OFFSET = 2_000_000_000
@@ -23,9 +24,6 @@ ATTACHMENT_KINDS = {
 _SIZE_TYPES = ("s", "m", "o", "p", "q", "r", "x", "y", "z", "w")
 LANGUAGES = {0: "ru", 1: "uk", 2: "be", 3: "en", 4: "es", 5: "fi", 6: "de", 7: "it"}
 
-_INT64 = 2**63
-# A Python str holds astral characters whole, so any surrogate in it is a lone one.
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\S*)?(?:\s|$)")
 
 
@@ -62,12 +60,6 @@ def event_to_edit(event: Any) -> IncomingMessage | None:
     return _message_new(obj, None, None)
 
 
-def clean_text(text: str) -> str:
-    """Text any database and HTTP client accepts: no NUL, no lone UTF-16 surrogates
-    (JSON lets VK deliver both)."""
-    return _SURROGATE.sub("\ufffd", text.replace("\x00", ""))
-
-
 def button_payload(raw: Any) -> str | None:
     """Our button payload (``{"c": "<Button.payload>"}``) from a message's ``payload``."""
     value = _json_object(raw)
@@ -80,11 +72,11 @@ def button_payload(raw: Any) -> str | None:
 def _message_new(
     message: dict[str, Any], client_info: Any, display_name: str | None
 ) -> IncomingMessage | None:
-    peer_id = _int(message, "peer_id")
-    from_id = _int(message, "from_id")
+    peer_id = _int64(message, "peer_id")
+    from_id = _int64(message, "from_id")
     if message.get("out") == 1 or peer_id >= CHAT_PEER_OFFSET or from_id <= 0:
         return None
-    message_id = _int(message, "id") or _int(message, "conversation_message_id")
+    message_id = _int64(message, "id") or _int64(message, "conversation_message_id")
     if peer_id <= 0 or message_id <= 0:
         raise MalformedEvent("message without a peer or an id")
     text = message.get("text", "")
@@ -134,7 +126,7 @@ def _classify(message: dict[str, Any], text: str) -> tuple[MessageKind, str | No
 
 def _message_event(obj: dict[str, Any], display_name: str | None) -> IncomingMessage | None:
     payload = button_payload(obj.get("payload"))
-    peer_id, user_id = _int(obj, "peer_id"), _int(obj, "user_id")
+    peer_id, user_id = _int64(obj, "peer_id"), _int64(obj, "user_id")
     event_id = obj.get("event_id")
     if payload is None or peer_id >= CHAT_PEER_OFFSET:
         return None
@@ -252,13 +244,6 @@ def _json_object(raw: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _int(data: dict[str, Any], name: str) -> int:
-    value = data.get(name, 0)
-    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= _INT64:
-        raise MalformedEvent(f"{name} is not a 64-bit integer")
-    return value
-
-
 def _date(value: Any) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -273,3 +258,7 @@ def _language(client_info: Any) -> str | None:
         return None
     lang_id = client_info.get("lang_id")
     return LANGUAGES.get(lang_id) if isinstance(lang_id, int) else None
+
+
+def _int64(data: dict[str, Any], name: str) -> int:
+    return int64(data, name, MalformedEvent)

@@ -28,10 +28,10 @@ from bots.operator_files import (
     operator_media,
 )
 from bots.outbox import DeliveryError, RetryAfter, Unavailable, Undeliverable
+from bots.raw import clean_text
 from bots.text import VK_TEXT_LIMIT, split_text
 from bots.vk.client import VkUnavailable
 from bots.vk.keyboards import build_keyboard
-from bots.vk.mappers import clean_text
 from core.domain import Channel, DeliveryStatus, MessageKind, Reply
 
 log = logging.getLogger(__name__)
