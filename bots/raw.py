@@ -13,7 +13,14 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 def clean_text(text: str) -> str:
     """Text any database and HTTP client accepts: no NUL, no lone UTF-16 surrogates."""
-    return _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
+    return without_lone_surrogates(text.replace("\x00", ""))
+
+
+def without_lone_surrogates(text: str) -> str:
+    """``text`` with each unpaired surrogate (which cannot be encoded for sending)
+    replaced by U+FFFD. A Python str holds astral characters whole, so any surrogate in
+    it is a lone one."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def int64(data: dict[str, Any], name: str, malformed: type[Exception]) -> int:

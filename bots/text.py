@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from bots.raw import without_lone_surrogates
+
 TELEGRAM_TEXT_LIMIT = 4096
 VK_TEXT_LIMIT = 4096
 MAX_TEXT_LIMIT = 3999  # MAX takes 4000; maxapi refuses 4000 itself
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-# An unpaired surrogate (possible in JSON from a client) cannot be encoded for sending.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def utf16_len(text: str) -> int:
@@ -27,7 +27,7 @@ def split_text(
     Splits on paragraph boundaries first, then lines, sentences and words; a URL is
     never cut. Only a single word longer than the limit is cut inside.
     """
-    text = _LONE_SURROGATE.sub("\ufffd", text).strip()
+    text = without_lone_surrogates(text).strip()
     if not text:
         return []
     if length(text) <= limit:
