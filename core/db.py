@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core import sqlite_driver
 from core.write_gate import GatedSessions, WriteGate
 
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -40,6 +41,9 @@ def create_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> Asyn
         if synchronous.upper() not in SQLITE_SYNCHRONOUS:
             raise ValueError(f"synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
         kwargs.setdefault("connect_args", {"timeout": 30})
+        if url.startswith("sqlite+aiosqlite"):
+            # A statement in one hop to aiosqlite's thread instead of four.
+            kwargs.setdefault("module", sqlite_driver.dbapi())
         engine = create_async_engine(url, **kwargs)
         pragma = f"PRAGMA synchronous={synchronous.upper()}"
 
