@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.db import SessionFactory
 from core.domain import (
@@ -22,6 +22,7 @@ from core.domain import (
     Reply,
 )
 from core.models import Citizen, Conversation, Identity, Message, as_utc, utcnow
+from core.write_gate import connection, transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,10 @@ class ConversationRepository:
     async def store_inbound(self, message: IncomingMessage) -> StoredMessage | None:
         """Make a citizen's message durable in its own transaction.
 
+        Every message takes this path, so it is three statements on a bare connection
+        (the identity updated, its latest conversation read, the message inserted) rather
+        than ORM objects (bench/README.md, «Website widget»).
+
         Returns:
             The stored message and its open conversation; for a message stored before
             whose turn never committed (a crash or a failure in between), that message
@@ -68,61 +73,56 @@ class ConversationRepository:
             re-delivery).
         """
         try:
-            async with self._sessions.begin() as session:
-                earlier = await self._earlier(session, message)
-                if earlier is not None:
-                    return earlier or None
-                identity = await self._identity(session, message)
-                conversation, is_new = await self._open_conversation(session, identity, message)
-                row = Message(
-                    conversation_id=conversation.id,
-                    channel=message.channel,
-                    direction=Direction.IN,
-                    kind=message.kind,
-                    dedup_key=message.dedup_key,
-                    chat_id=message.chat_id,
-                    text=message.text,
-                    payload=message.payload,
-                    attachments=list(message.attachments) or None,
-                    created_at=message.sent_at or utcnow(),
-                )
-                session.add(row)
-                await session.flush()
-                state = _state(
-                    conversation, message.chat_id, is_new, identity.banned_at is not None
-                )
-                return StoredMessage(row.id, state)
+            async with transaction(self._sessions) as conn:
+                identity_id, banned = await self._identity(conn, message)
+                conversation = await self._open_conversation(conn, identity_id, message)
+                message_id = (
+                    await conn.execute(
+                        insert(Message).returning(Message.id),
+                        {
+                            "conversation_id": conversation.id,
+                            "channel": message.channel,
+                            "direction": Direction.IN,
+                            "kind": message.kind,
+                            "dedup_key": message.dedup_key,
+                            "chat_id": message.chat_id,
+                            "text": message.text,
+                            "payload": message.payload,
+                            "attachments": list(message.attachments) or None,
+                            "created_at": message.sent_at or utcnow(),
+                        },
+                    )
+                ).scalar_one()
+                return StoredMessage(message_id, replace(conversation, banned=banned))
         except IntegrityError:
-            # Stored by a concurrent worker just now (its turn decides, or ours), or
-            # refused for another reason: then the message is not stored at all.
-            async with self._sessions() as session:
-                earlier = await self._earlier(session, message)
+            # The same message stored before (its dedup key is unique): answered already,
+            # or still to be answered (a retry, or a concurrent worker's turn decides);
+            # else refused for another reason, and then it is not stored at all.
+            async with connection(self._sessions) as conn:
+                earlier = await self._earlier(conn, message)
             if earlier is None:
                 raise
             return earlier or None
 
     async def _earlier(
-        self, session: AsyncSession, message: IncomingMessage
+        self, conn: AsyncConnection, message: IncomingMessage
     ) -> StoredMessage | Literal[False] | None:
         """The same message stored before: False when its turn committed, the stored
         message (to handle again) when not, None when it was never stored."""
         found = (
-            await session.execute(
-                select(Message.id, Message.handled_at, Conversation)
+            await conn.execute(
+                select(Message.id, Message.handled_at, *_CONVERSATION, Identity.banned_at)
                 .join(Conversation, Conversation.id == Message.conversation_id)
+                .join(Identity, Identity.id == Conversation.identity_id)
                 .where(Message.channel == message.channel, Message.dedup_key == message.dedup_key)
             )
         ).first()
         if found is None:
             return None
-        message_id, handled_at, conversation = found
-        if handled_at is not None:
+        if found.handled_at is not None:
             return False
-        banned = await session.scalar(
-            select(Identity.banned_at.is_not(None)).where(Identity.id == conversation.identity_id)
-        )
-        state = _state(conversation, message.chat_id, is_new=False, banned=bool(banned))
-        return StoredMessage(message_id, state, retry=True)
+        state = _state(found, message.chat_id, is_new=False, banned=found.banned_at is not None)
+        return StoredMessage(found.id, state, retry=True)
 
     @staticmethod
     async def mark_handled(session: AsyncSession, message_id: int) -> bool:
@@ -139,63 +139,99 @@ class ConversationRepository:
         )
         return bool(claimed.rowcount)
 
-    async def _identity(self, session: AsyncSession, message: IncomingMessage) -> Identity:
-        identity = await session.scalar(
-            select(Identity).where(
-                Identity.channel == message.channel, Identity.external_id == message.user_id
+    async def _identity(self, conn: AsyncConnection, message: IncomingMessage) -> tuple[int, bool]:
+        """The sender's identity, made on their first message and brought up to date on
+        each: its id and whether they are banned."""
+        now = utcnow()
+        # Writing to us means they can hear us again (``blocked_at``); a name or a
+        # language the message lacks keeps the one known.
+        values: dict[str, object] = {
+            "chat_id": message.chat_id,
+            "last_seen_at": now,
+            "blocked_at": None,
+        }
+        for column in ("display_name", "username", "language_code"):
+            if value := getattr(message, column):
+                values[column] = value
+        found = (
+            await conn.execute(
+                update(Identity)
+                .where(
+                    Identity.channel == message.channel, Identity.external_id == message.user_id
+                )
+                .values(values)
+                .returning(Identity.id, Identity.banned_at)
             )
-        )
-        if identity is None:
-            citizen = Citizen()
-            session.add(citizen)
-            await session.flush()
-            identity = Identity(
-                citizen_id=citizen.id,
-                channel=message.channel,
-                external_id=message.user_id,
-                chat_id=message.chat_id,
+        ).first()
+        if found is not None:
+            return found.id, found.banned_at is not None
+        citizen_id = (
+            await conn.execute(insert(Citizen).returning(Citizen.id), {"created_at": now})
+        ).scalar_one()
+        identity_id = (
+            await conn.execute(
+                insert(Identity).returning(Identity.id),
+                {
+                    "citizen_id": citizen_id,
+                    "channel": message.channel,
+                    "external_id": message.user_id,
+                    "display_name": None,
+                    "username": None,
+                    "language_code": None,
+                    **values,
+                },
             )
-            session.add(identity)
-        identity.chat_id = message.chat_id
-        identity.display_name = message.display_name or identity.display_name or None
-        identity.username = message.username or identity.username
-        identity.language_code = message.language_code or identity.language_code
-        identity.last_seen_at = utcnow()
-        identity.blocked_at = None  # writing to us means they can hear us again
-        await session.flush()
-        return identity
+        ).scalar_one()
+        return identity_id, False
 
     async def _open_conversation(
-        self, session: AsyncSession, identity: Identity, message: IncomingMessage
-    ) -> tuple[Conversation, bool]:
+        self, conn: AsyncConnection, identity_id: int, message: IncomingMessage
+    ) -> ConversationState:
         """The identity's open conversation; one an operator closed within the reopen
         window when the citizen writes something other than a command (the service then
         takes the rating, a comment, or reopens it); else a new one with the bot."""
-        conversation = await session.scalar(
-            select(Conversation)
-            .where(Conversation.identity_id == identity.id)
-            .order_by(Conversation.id.desc())
-            .limit(1)
-        )
-        if conversation is not None and conversation.status != ConversationStatus.CLOSED:
-            return conversation, False
+        latest = (
+            await conn.execute(
+                select(*_CONVERSATION, Conversation.status_reason, Conversation.closed_at)
+                .where(Conversation.identity_id == identity_id)
+                .order_by(Conversation.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if latest is not None and latest.status != ConversationStatus.CLOSED:
+            return _state(latest, message.chat_id, is_new=False)
         if (
-            conversation is not None
+            latest is not None
             and message.kind != MessageKind.COMMAND
-            and conversation.status_reason == "closed_by_operator"
-            and conversation.closed_at is not None
-            and as_utc(conversation.closed_at) > utcnow() - self._reopen_window
+            and latest.status_reason == "closed_by_operator"
+            and latest.closed_at is not None
+            and as_utc(latest.closed_at) > utcnow() - self._reopen_window
         ):
-            return conversation, False
-        conversation = Conversation(
-            identity_id=identity.id,
-            channel=identity.channel,
+            return _state(latest, message.chat_id, is_new=False)
+        now = utcnow()
+        conversation_id = (
+            await conn.execute(
+                insert(Conversation).returning(Conversation.id),
+                {
+                    "identity_id": identity_id,
+                    "channel": message.channel,
+                    "status": ConversationStatus.BOT,
+                    "failed_attempts": 0,
+                    "priority": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+        ).scalar_one()
+        return ConversationState(
+            id=conversation_id,
+            identity_id=identity_id,
+            channel=Channel(message.channel),
+            chat_id=message.chat_id,
             status=ConversationStatus.BOT,
             failed_attempts=0,
+            is_new=True,
         )
-        session.add(conversation)
-        await session.flush()
-        return conversation, True
 
     @staticmethod
     def outbound_rows(conversation_id: int, replies: Sequence[Reply]) -> list[Message]:
@@ -218,17 +254,27 @@ class ConversationRepository:
         ]
 
 
-def _state(
-    conversation: Conversation, chat_id: str, is_new: bool, banned: bool = False
-) -> ConversationState:
+# What `_state` reads of a conversation.
+_CONVERSATION = (
+    Conversation.id.label("conversation_id"),
+    Conversation.identity_id,
+    Conversation.channel,
+    Conversation.status,
+    Conversation.failed_attempts,
+    Conversation.priority,
+)
+
+
+def _state(row: Any, chat_id: str, is_new: bool, banned: bool = False) -> ConversationState:
+    """A conversation's state from a row of `_CONVERSATION`'s columns."""
     return ConversationState(
-        id=conversation.id,
-        identity_id=conversation.identity_id,
-        channel=Channel(conversation.channel),
+        id=row.conversation_id,
+        identity_id=row.identity_id,
+        channel=Channel(row.channel),
         chat_id=chat_id,
-        status=ConversationStatus(conversation.status),
-        failed_attempts=conversation.failed_attempts,
+        status=ConversationStatus(row.status),
+        failed_attempts=row.failed_attempts,
         is_new=is_new,
-        priority=conversation.priority or 0,
+        priority=row.priority or 0,
         banned=banned,
     )

@@ -122,7 +122,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
     __slots__ = ()
 
-    _cursor_cls = OneHopCursor
+    _cursor_cls = OneHopCursor  # type: ignore[assignment]
 
     def _idle(self) -> bool:
         """No transaction is open: read from SQLite's own flag, which only statements
