@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
@@ -192,10 +192,9 @@ class ConversationService:
     async def _store_replies(self, turn: _Turn) -> list[Reply]:
         """The turn's replies, stored in the outbox inside the turn's transaction."""
         replies = await self._replies(turn)
-        rows = ConversationRepository.outbound_rows(turn.conversation.id, replies)
-        turn.session.add_all(rows)
-        await turn.session.flush()
-        return [replace(r, outbox_id=row.id) for r, row in zip(replies, rows, strict=True)]
+        return await ConversationRepository.store_replies(
+            turn.session, turn.conversation.id, replies
+        )
 
     async def _dialogue_turn(
         self, message: IncomingMessage, stored: StoredMessage

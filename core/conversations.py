@@ -132,7 +132,8 @@ class ConversationRepository:
             True when this transaction is the one that answers the message; False when
             another attempt committed its turn first (then nothing else may be stored).
         """
-        claimed = await session.execute(
+        conn = await session.connection()
+        claimed = await conn.execute(
             update(Message)
             .where(Message.id == message_id, Message.handled_at.is_(None))
             .values(handled_at=utcnow())
@@ -234,24 +235,37 @@ class ConversationRepository:
         )
 
     @staticmethod
-    def outbound_rows(conversation_id: int, replies: Sequence[Reply]) -> list[Message]:
-        """Outbox rows for ``replies`` (added by the caller inside its transaction)."""
-        return [
-            Message(
-                conversation_id=conversation_id,
-                channel=reply.channel,
-                direction=Direction.OUT,
-                kind=MessageKind.TEXT,
-                chat_id=reply.chat_id,
-                text=reply.text,
-                buttons=[
-                    [{"text": b.text, "payload": b.payload} for b in row] for row in reply.buttons
-                ]
-                or None,
-                delivery_status=DeliveryStatus.PENDING,
+    async def store_replies(
+        session: AsyncSession, conversation_id: int, replies: Sequence[Reply]
+    ) -> list[Reply]:
+        """Store ``replies`` in the outbox inside the caller's transaction; they come
+        back with their ``outbox_id``."""
+        if not replies:
+            return []
+        conn = await session.connection()
+        ids = (
+            await conn.execute(
+                insert(Message).returning(Message.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "conversation_id": conversation_id,
+                        "channel": reply.channel,
+                        "direction": Direction.OUT,
+                        "kind": MessageKind.TEXT,
+                        "chat_id": reply.chat_id,
+                        "text": reply.text,
+                        "buttons": [
+                            [{"text": b.text, "payload": b.payload} for b in row]
+                            for row in reply.buttons
+                        ]
+                        or None,
+                        "delivery_status": DeliveryStatus.PENDING,
+                    }
+                    for reply in replies
+                ],
             )
-            for reply in replies
-        ]
+        ).scalars()
+        return [replace(reply, outbox_id=id_) for reply, id_ in zip(replies, ids, strict=True)]
 
 
 # What `_state` reads of a conversation.

@@ -10,7 +10,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.db import SessionFactory
@@ -119,28 +119,46 @@ class InboxRepository:
             return [await self._put_one_by_one(put.channel, put.updates) for put in puts]
 
     async def _put_together(self, puts: list[_Put]) -> list[list[InboxItem]]:
-        async with self._sessions.begin() as session:
+        """Every update arrives this way: statements on a bare connection, the new rows
+        inserted in one statement that returns their ids in order."""
+        async with transaction(self._sessions) as conn:
             seen: set[tuple[str, str]] = set()
             for channel in {put.channel for put in puts}:
                 keys = {key for put in puts if put.channel == channel for key, _ in put.updates}
-                stored = await session.scalars(
+                stored = await conn.scalars(
                     select(InboxUpdate.update_key).where(
                         InboxUpdate.channel == channel, InboxUpdate.update_key.in_(keys)
                     )
                 )
                 seen.update((channel, key) for key in stored)
-            rows: list[list[InboxUpdate]] = []
+            fresh: list[list[tuple[str, dict[str, Any]]]] = []
             for put in puts:
-                rows.append([])
+                fresh.append([])
                 for key, payload in put.updates:
                     if (put.channel, key) in seen:
                         continue  # stored before, or twice in this batch: a re-delivery
                     seen.add((put.channel, key))
-                    rows[-1].append(self._new_row(put.channel, key, payload))
-            session.add_all([row for put_rows in rows for row in put_rows])
-            await session.flush()
+                    fresh[-1].append((key, payload))
+            values = [
+                self._new_values(put.channel, key, payload)
+                for put, updates in zip(puts, fresh, strict=True)
+                for key, payload in updates
+            ]
+            ids = iter(
+                (
+                    await conn.scalars(
+                        insert(InboxUpdate).returning(
+                            InboxUpdate.id, sort_by_parameter_order=True
+                        ),
+                        values,
+                    )
+                ).all()
+                if values
+                else ()
+            )
             return [
-                [InboxItem(r.id, r.update_key, r.payload) for r in put_rows] for put_rows in rows
+                [InboxItem(next(ids), key, payload) for key, payload in updates]
+                for updates in fresh
             ]
 
     async def _put_one_by_one(
@@ -195,15 +213,19 @@ class InboxRepository:
             log.error("%s update id=%s dropped: not even its record can be stored", channel, key)
 
     def _new_row(self, channel: str, key: str, payload: dict[str, Any]) -> InboxUpdate:
-        return InboxUpdate(
-            channel=channel,
-            update_key=key,
-            payload=payload,
-            status=InboxStatus.PENDING,
-            attempts=1,
-            claimed_by=self.worker.id,
-            claimed_until=utcnow() + self._lease,
-        )
+        return InboxUpdate(**self._new_values(channel, key, payload))
+
+    def _new_values(self, channel: str, key: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A new update's columns, leased to this worker."""
+        return {
+            "channel": channel,
+            "update_key": key,
+            "payload": payload,
+            "status": InboxStatus.PENDING,
+            "attempts": 1,
+            "claimed_by": self.worker.id,
+            "claimed_until": utcnow() + self._lease,
+        }
 
     async def claim_due(
         self,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from core.db import SessionFactory
 from core.domain import Button, Channel, ConversationStatus, DeliveryStatus, Direction, Reply
@@ -67,28 +68,33 @@ class OutboxRepository:
 
     async def claim_chat(self, channel: Channel, chat_id: str) -> list[OutboxRow]:
         """Lease the chat's pending replies, oldest first; nothing when another live
-        sender holds them (it keeps the chat's order)."""
+        sender holds them (it keeps the chat's order). Every reply takes this path: two
+        statements on a bare connection."""
         now = utcnow()
-        async with self._sessions.begin() as session:
+        async with transaction(self._sessions) as conn:
             rows = (
-                await session.execute(
-                    _pending(channel)
-                    .add_columns(Message.claimed_until > now)
-                    .where(Message.chat_id == chat_id)
+                await conn.execute(
+                    select(*_OUTBOX_COLUMNS, (Message.claimed_until > now).label("active"))
+                    .where(
+                        Message.direction == Direction.OUT,
+                        Message.channel == channel,
+                        Message.delivery_status == DeliveryStatus.PENDING,
+                        Message.chat_id == chat_id,
+                    )
                     .order_by(Message.id)
                 )
             ).all()
-            if not rows or any(self._held(m.claimed_by, active) for m, active in rows):
+            if not rows or any(self._held(row.claimed_by, row.active) for row in rows):
                 return []
-            await session.execute(
+            await conn.execute(
                 update(Message)
                 .where(
-                    Message.id.in_([m.id for m, _ in rows]),
+                    Message.id.in_([row.id for row in rows]),
                     Message.delivery_status == DeliveryStatus.PENDING,
                 )
                 .values(claimed_by=self.worker.id, claimed_until=now + self._lease)
             )
-            return [_row(m) for m, _ in rows]
+            return [_row(row) for row in rows]
 
     async def due_chats(self, channel: Channel, limit: int = 500) -> list[str]:
         """Chats whose oldest pending reply is due now and held by no other live sender."""
@@ -256,15 +262,25 @@ _DELIVERED = (
 )
 
 
-def _pending(channel: Channel) -> Select[tuple[Message]]:
-    return select(Message).where(
-        Message.direction == Direction.OUT,
-        Message.channel == channel,
-        Message.delivery_status == DeliveryStatus.PENDING,
-    )
+# What `_row` reads of an outbox row.
+_OUTBOX_COLUMNS = (
+    Message.id,
+    Message.conversation_id,
+    Message.channel,
+    Message.chat_id,
+    Message.text,
+    Message.buttons,
+    Message.attachments,
+    Message.parts_sent,
+    Message.attempts,
+    Message.created_at,
+    Message.next_attempt_at,
+    Message.claimed_by,
+)
 
 
-def _row(message: Message) -> OutboxRow:
+def _row(message: Any) -> OutboxRow:
+    """An outbox row from a row of `_OUTBOX_COLUMNS`."""
     buttons = tuple(
         tuple(Button(b["text"], b["payload"]) for b in row) for row in message.buttons or ()
     )
