@@ -9,10 +9,11 @@ from collections.abc import Sequence
 
 from core.db import SessionFactory
 from core.domain import Button, Decision, MessageKind
+from core.write_gate import transaction
 from knowledge_base.index import IndexedEntry
 from knowledge_base.normalize import small_talk, split_questions
 from knowledge_base.search import FaqSearchService, SearchResult
-from knowledge_base.search_log import forget_other_parts, log_search
+from knowledge_base.search_log import log_searches
 from nlu import texts
 from nlu.engine import BotMessage, DialogueTurn, Rows
 from nlu.payloads import Action, Payload
@@ -151,22 +152,14 @@ class FaqResponder:
         if len(questions) > 1:
             parts = list(await asyncio.gather(*(self.faq.search(q) for q in questions)))
         plan = plan_reply(search, parts)
-        async with self._sessions.begin() as session:
-            logs = [
-                await log_search(
-                    session,
-                    result,
-                    conversation_id=conversation_id,
-                    message_id=message_id,
-                    channel=channel,
-                    part=number,
-                )
-                for number, result in plan
-            ]
-            if message_id is not None:
-                await forget_other_parts(session, message_id, [number for number, _ in plan])
-            await session.flush()
-            log_ids = [log.id for log in logs]
+        async with transaction(self._sessions) as conn:
+            log_ids = await log_searches(
+                conn,
+                plan,
+                conversation_id=conversation_id,
+                message_id=message_id,
+                channel=channel,
+            )
         if plan[0][0] == 0:
             return search_messages(search, log_ids[0])
         messages: list[BotMessage] = []
