@@ -6,11 +6,13 @@ the first message, and a thousand malformed frames break nothing."""
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 
 from sqlalchemy import func, select
 
+from bots.web.channel import GC_THRESHOLDS
 from core.domain import Channel, Direction
 from core.models import Identity, InboxUpdate, Message, WebVisitor
 from nlu import texts
@@ -152,3 +154,18 @@ async def test_a_thousand_malformed_frames_break_nothing(demo_settings, embedder
                 select(func.count()).select_from(InboxUpdate).where(InboxUpdate.channel == "web")
             )
         assert updates == 2  # nothing of the garbage was taken for a message
+
+
+async def test_the_collector_is_tuned_while_the_widget_serves_and_restored_after(
+    demo_settings, embedder
+):
+    before = gc.get_threshold()
+    async with widget_server(demo_settings, embedder) as server:
+        assert gc.get_threshold() == GC_THRESHOLDS
+        # What the process held when the widget started is out of the collector's sight.
+        assert gc.get_freeze_count() > 0
+        async with server.visitor() as anna:
+            await anna.say("Здравствуйте")
+            assert (await anna.reply())["text"] == texts.GREETING
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
