@@ -170,7 +170,14 @@ class Visitor:
 async def open_visitor(url: str, token: str) -> ClientConnection:
     for attempt in range(5):
         try:
-            socket = await connect(url, origin=ORIGIN, open_timeout=60, max_queue=4)  # type: ignore[arg-type]
+            # A browser's WebSocket sends no pings of its own (the server pings it).
+            socket = await connect(
+                url,
+                origin=ORIGIN,  # type: ignore[arg-type]
+                open_timeout=60,
+                max_queue=4,
+                ping_interval=None,
+            )
             await socket.send(json.dumps({"type": "hello", "token": token}))
             ready = json.loads(await socket.recv())
             assert ready["type"] == "ready", ready
