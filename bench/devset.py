@@ -37,14 +37,22 @@ def load_dev_set(directory: Path = DEV_DIR) -> list[DevQuestion]:
     questions = []
     for path in sorted(glob.glob(str(directory / "*.yaml"))):
         for item in yaml.safe_load(Path(path).read_text(encoding="utf-8"))["questions"]:
-            questions.append(DevQuestion(str(item["text"]), item.get("expected"),
-                                         item.get("style", "plain"), Path(path).stem))
+            questions.append(
+                DevQuestion(
+                    str(item["text"]),
+                    item.get("expected"),
+                    item.get("style", "plain"),
+                    Path(path).stem,
+                )
+            )
     return questions
 
 
 def demo_entries() -> list[IndexedEntry]:
-    return [IndexedEntry(i + 1, d.question, d.answer, d.category, d.key, d.phrasings)
-            for i, d in enumerate(read_entries(DEMO_FAQ))]
+    return [
+        IndexedEntry(i + 1, d.question, d.answer, d.category, d.key, d.phrasings)
+        for i, d in enumerate(read_entries(DEMO_FAQ))
+    ]
 
 
 def build_index(entries: Sequence[IndexedEntry], embedder: Embedder) -> FaissFaqIndex:
@@ -54,8 +62,9 @@ def build_index(entries: Sequence[IndexedEntry], embedder: Embedder) -> FaissFaq
 class Searcher:
     """Runs the dev questions against an index, embedding each question once."""
 
-    def __init__(self, index: FaissFaqIndex, embedder: Embedder,
-                 questions: Sequence[DevQuestion]) -> None:
+    def __init__(
+        self, index: FaissFaqIndex, embedder: Embedder, questions: Sequence[DevQuestion]
+    ) -> None:
         self.index = index
         self.questions = list(questions)
         self.prepared = [index.prepare(q.text) for q in self.questions]
@@ -79,8 +88,9 @@ class Outcome:
     rank: int | None  # 1-based rank of the expected entry among the hits
 
 
-def outcomes(questions: Sequence[DevQuestion], hits: Sequence[list[Hit]],
-             thresholds: Thresholds) -> list[Outcome]:
+def outcomes(
+    questions: Sequence[DevQuestion], hits: Sequence[list[Hit]], thresholds: Thresholds
+) -> list[Outcome]:
     result = []
     for question, found in zip(questions, hits, strict=True):
         keys = [h.entry.key for h in found]

@@ -36,8 +36,10 @@ def retrieval_table(searcher: Searcher, thresholds: Thresholds) -> str:
         (style, [o for o in outs if o.question.style == style]) for style in styles
     ]:
         r = retrieval(subset)
-        rows.append(f"| {label} | {r['questions']} | {_pct(r['top1'])} | {_pct(r['top5'])} "
-                    f"| {r['mrr']:.3f} |")
+        rows.append(
+            f"| {label} | {r['questions']} | {_pct(r['top1'])} | {_pct(r['top5'])} "
+            f"| {r['mrr']:.3f} |"
+        )
     return "\n".join(rows)
 
 
@@ -92,12 +94,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     questions = load_dev_set()
     entries = demo_entries()
     searcher = Searcher(build_index(entries, embedder), embedder, questions)
-    print(f"Embedder: {embedder.name}; {len(entries)} FAQ entries; {len(questions)} dev "
-          f"questions ({sum(q.expected is None for q in questions)} out of scope); "
-          f"{datetime.date.today().isoformat()}.\n")
-    print(f"Thresholds: answer ≥ {thresholds.answer} with a lead of ≥ {thresholds.margin}, "
-          f"clarify ≥ {thresholds.clarify}; weights: lexical {thresholds.lexical_weight}, "
-          f"answer {thresholds.answer_weight}.\n")
+    print(
+        f"Embedder: {embedder.name}; {len(entries)} FAQ entries; {len(questions)} dev "
+        f"questions ({sum(q.expected is None for q in questions)} out of scope); "
+        f"{datetime.date.today().isoformat()}.\n"
+    )
+    print(
+        f"Thresholds: answer ≥ {thresholds.answer} with a lead of ≥ {thresholds.margin}, "
+        f"clarify ≥ {thresholds.clarify}; weights: lexical {thresholds.lexical_weight}, "
+        f"answer {thresholds.answer_weight}.\n"
+    )
     print(retrieval_table(searcher, thresholds))
     print()
     print(ablation_table(searcher, thresholds))

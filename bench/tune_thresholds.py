@@ -38,16 +38,19 @@ ANSWER_WEIGHTS = (0.0, 0.5, 1.0, 1.5)
 MARGINS = (0.0, 0.005, 0.01, 0.02, 0.03)
 
 
-def best_thresholds(questions: Sequence[DevQuestion], hits: Sequence[list[Hit]],
-                    fusion: Fusion) -> tuple[Thresholds, float]:
+def best_thresholds(
+    questions: Sequence[DevQuestion], hits: Sequence[list[Hit]], fusion: Fusion
+) -> tuple[Thresholds, float]:
     """Exhaustive search over answer, margin and clarify thresholds, vectorised:
     the utility of every combination is computed from each question's top two
     scores and the rank of its expected entry."""
     s1 = np.array([h[0].score if h else -1.0 for h in hits])
     s2 = np.array([h[1].score if len(h) > 1 else 0.0 for h in hits])
     in_scope = np.array([q.expected is not None for q in questions])
-    ranks = [next((i + 1 for i, x in enumerate(h) if x.entry.key == q.expected), 99)
-             for q, h in zip(questions, hits, strict=True)]
+    ranks = [
+        next((i + 1 for i, x in enumerate(h) if x.entry.key == q.expected), 99)
+        for q, h in zip(questions, hits, strict=True)
+    ]
     rank = np.array(ranks)
     # Utility of each question under each decision (see bench.devset.utility).
     u_answer = np.where(in_scope & (rank == 1), 1.0, -2.0)
@@ -61,12 +64,20 @@ def best_thresholds(questions: Sequence[DevQuestion], hits: Sequence[list[Hit]],
         clarifies = grid[grid <= answer][:, None]
         clarify_mask = (~answers)[None, :] & (s1[None, :] >= clarifies)
         handoff_mask = (~answers)[None, :] & ~clarify_mask
-        totals = (answers * u_answer).sum() + (clarify_mask * u_clarify).sum(axis=1) \
+        totals = (
+            (answers * u_answer).sum()
+            + (clarify_mask * u_clarify).sum(axis=1)
             + (handoff_mask * u_handoff).sum(axis=1)
+        )
         i = int(np.argmax(totals))
         if best is None or totals[i] > best[0] + 1e-9:
-            t = Thresholds(float(answer), margin, float(clarifies[i, 0]),
-                           fusion.lexical_weight, fusion.answer_weight)
+            t = Thresholds(
+                float(answer),
+                margin,
+                float(clarifies[i, 0]),
+                fusion.lexical_weight,
+                fusion.answer_weight,
+            )
             best = (float(totals[i]), t)
     assert best is not None
     return best[1], best[0]
@@ -113,21 +124,28 @@ def main() -> None:
     everything = list(range(len(questions)))
     thresholds, score = tune(searcher, everything)
     report = {
-        "answer": thresholds.answer, "margin": thresholds.margin,
-        "clarify": thresholds.clarify, "lexical_weight": thresholds.lexical_weight,
+        "answer": thresholds.answer,
+        "margin": thresholds.margin,
+        "clarify": thresholds.clarify,
+        "lexical_weight": thresholds.lexical_weight,
         "answer_weight": thresholds.answer_weight,
         "tuned": datetime.date.today().isoformat(),
-        "dev_questions": len(questions), "utility": round(score, 2),
+        "dev_questions": len(questions),
+        "utility": round(score, 2),
         "in_sample": evaluate(searcher, everything, thresholds),
         "cross_validated": cross_validate(searcher),
     }
     print(json.dumps(report, ensure_ascii=False, indent=2))
     if not args.dry_run:
-        recorded = (json.loads(THRESHOLDS_FILE.read_text(encoding="utf-8"))
-                    if THRESHOLDS_FILE.exists() else {"embedders": {}})
+        recorded = (
+            json.loads(THRESHOLDS_FILE.read_text(encoding="utf-8"))
+            if THRESHOLDS_FILE.exists()
+            else {"embedders": {}}
+        )
         recorded["embedders"][embedder.name] = report
-        THRESHOLDS_FILE.write_text(json.dumps(recorded, ensure_ascii=False, indent=2) + "\n",
-                                   encoding="utf-8")
+        THRESHOLDS_FILE.write_text(
+            json.dumps(recorded, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
         print(f"recorded in {THRESHOLDS_FILE}")
 
 
