@@ -160,6 +160,14 @@ async def test_failed_turns_are_retried_in_the_running_process(tg, start_bot, di
     [reply] = await tg.wait_for_messages(1001, 1, timeout=10)
     assert reply["text"] == "Ответ на вопрос: Вопрос, который сначала не удался"
     assert [t.retry for t in dialogue.turns] == [False, True, True]
+
+    async def finished() -> bool:
+        # The update's done mark is group-committed and may land just after the reply.
+        async with sessions() as session:
+            [update] = (await session.scalars(select(InboxUpdate))).all()
+        return update.status == InboxStatus.DONE
+
+    await wait_for(finished)
     async with sessions() as session:
         [update] = (await session.scalars(select(InboxUpdate))).all()
     assert (update.status, update.attempts) == (InboxStatus.DONE, 3)
