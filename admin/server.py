@@ -20,7 +20,7 @@ from admin.app import create_app
 from admin.comebacks import settle_periodically
 from admin.faq_pages import Publisher
 from admin.web import AdminContext
-from bots.app import Services, open_services
+from bots.app import Services, open_services, serve_process_metrics
 from bots.web.channel import WebChannel
 from bots.web.config import widget_problem
 from core.settings import Settings
@@ -87,14 +87,22 @@ async def standalone_context(settings: Settings) -> AsyncIterator[AdminContext]:
     async with open_services(settings, with_redis=settings.redis_url is not None) as services:
         await ensure_knowledge_base(services)
         stop = asyncio.Event()
-        watching = asyncio.create_task(
-            services.faq.watch(stop, settings.kb_reload_interval), name="admin-kb-watch"
-        )
+        tasks = [
+            asyncio.create_task(
+                services.faq.watch(stop, settings.kb_reload_interval), name="admin-kb-watch"
+            )
+        ]
+        if settings.metrics_port:
+            # The widget's conversations and the searches run in this process: its
+            # metrics are served as a bot's are.
+            tasks.append(
+                asyncio.create_task(serve_process_metrics(services, stop), name="admin-metrics")
+            )
         try:
             yield _context(services, announce)
         finally:
             stop.set()
-            await asyncio.gather(watching, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class _Server(uvicorn.Server):

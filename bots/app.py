@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ from core.conversations import ConversationRepository
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.inbox import InboxRepository
 from core.leases import Worker
-from core.metrics import Metrics
+from core.metrics import Metrics, serve_metrics
 from core.migrate import upgrade
 from core.outbox import OutboxRepository
 from core.redis import open_redis
@@ -133,6 +134,7 @@ async def open_services(
             dialogue = await stack.enter_async_context(open_rasa_dialogue(settings, dialogue))
         worker = Worker.current()
         metrics = metrics or Metrics()
+        metrics.follow_searches(faq.stats)
         handoff = HandoffService(SlaPolicy.from_settings(settings))
         conversation = ConversationService(
             sessions,
@@ -160,3 +162,21 @@ async def open_services(
             operators=OperatorService(sessions),
             senders=Senders(),
         )
+
+
+async def serve_process_metrics(services: Services, stop: asyncio.Event) -> None:
+    """Serve the process's metrics where the settings say (``DJINN_METRICS_HOST``,
+    ``DJINN_METRICS_PORT``) until ``stop`` is set; ``djinn_rasa_up`` when the dialogue
+    goes through Rasa."""
+    settings, dialogue = services.settings, services.dialogue
+    rasa_up = (
+        (lambda: not dialogue.degraded) if isinstance(dialogue, ResilientDialogueEngine) else None
+    )
+    await serve_metrics(
+        services.metrics,
+        services.sessions,
+        host=settings.metrics_host,
+        port=settings.metrics_port,
+        stop=stop,
+        rasa_up=rasa_up,
+    )

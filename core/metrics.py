@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import (
@@ -22,7 +23,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
@@ -119,6 +120,38 @@ async def read_backlog(sessions: SessionFactory, *, now: datetime | None = None)
             age = max((now - oldest).total_seconds(), 0.0)
             backlog.inbox_oldest_pending_seconds[channel] = age
     return backlog
+
+
+class SearchCounts(Protocol):
+    """Running totals of the knowledge-base searches (`knowledge_base.search.SearchStats`)."""
+
+    searches: int
+    cpu_seconds: float
+    seconds: float
+
+
+class _SearchCollector(Collector):
+    """The knowledge base's search counters, read from its running totals at scrape time."""
+
+    def __init__(self, counts: SearchCounts) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        counts = self._counts
+        yield CounterMetricFamily(
+            "djinn_searches", "Knowledge-base searches done.", value=counts.searches
+        )
+        yield CounterMetricFamily(
+            "djinn_search_cpu_seconds",
+            "CPU seconds the knowledge-base searches took (cleaning, query embedding, FAISS, "
+            "lexical scores): its rate is the cores citizens' questions keep busy.",
+            value=counts.cpu_seconds,
+        )
+        yield CounterMetricFamily(
+            "djinn_search_seconds",
+            "Wall seconds of the knowledge-base searches, waiting for a free thread included.",
+            value=counts.seconds,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +268,17 @@ class Metrics:
         )
         self._scrape = _ScrapeCollector()
         registry.register(self._scrape)
+        self._searches: _SearchCollector | None = None
         self._zero_known_series()
+
+    def follow_searches(self, counts: SearchCounts) -> None:
+        """Serve ``counts`` (the process's knowledge-base search totals) as
+        ``djinn_searches_total``, ``djinn_search_cpu_seconds_total`` and
+        ``djinn_search_seconds_total``; a later call replaces an earlier one."""
+        if self._searches is not None:
+            self.registry.unregister(self._searches)
+        self._searches = _SearchCollector(counts)
+        self.registry.register(self._searches)
 
     def _zero_known_series(self) -> None:
         # A series that exists at 0 lets rate() and alerts see its first increment.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, replace
 
 from core.domain import Decision
@@ -30,6 +31,27 @@ class SearchResult:
     hits: list[Hit]
     decision: Decision
     kb_version: int
+
+
+@dataclass(slots=True)
+class SearchStats:
+    """What this process's searches have cost since it started (the metrics
+    ``djinn_searches_total``, ``djinn_search_cpu_seconds_total`` and
+    ``djinn_search_seconds_total``).
+
+    Attributes:
+        searches: Searches done.
+        cpu_seconds: CPU time they took in the thread that ran each: cleaning the
+            question, embedding it, FAISS and the lexical scores. The query embedding is
+            nearly all of it, so its rate is how many cores citizens' questions keep
+            busy (with ``DJINN_EMBEDDER_THREADS`` above 1 the engine's other threads are
+            not counted).
+        seconds: Their wall time, waiting for a free thread included.
+    """
+
+    searches: int = 0
+    cpu_seconds: float = 0.0
+    seconds: float = 0.0
 
 
 class FaqSearchService:
@@ -63,6 +85,7 @@ class FaqSearchService:
         self._calibrate = calibrate
         self._index: FaissFaqIndex | None = None
         self._refresh_lock = asyncio.Lock()
+        self.stats = SearchStats()
 
     @property
     def version(self) -> int | None:
@@ -100,7 +123,11 @@ class FaqSearchService:
             await self.refresh()
         index = self._index
         assert index is not None
-        prepared, hits = await asyncio.to_thread(index.search, query, top_k)
+        started = time.perf_counter()
+        (prepared, hits), cpu = await asyncio.to_thread(_timed_search, index, query, top_k)
+        self.stats.searches += 1
+        self.stats.cpu_seconds += cpu
+        self.stats.seconds += time.perf_counter() - started
         decision = decide(hits, self.thresholds_for(index))
         return SearchResult(query, prepared, hits, decision, index.version)
 
@@ -201,3 +228,12 @@ class FaqSearchService:
                 await self.refresh()
             except Exception:  # a failed reload must not take the bot down
                 log.exception("knowledge base reload failed; keeping v%s", self.version)
+
+
+def _timed_search(
+    index: FaissFaqIndex, query: str, top_k: int
+) -> tuple[tuple[str, list[Hit]], float]:
+    """``index.search`` and the CPU time it took in this thread."""
+    started = time.thread_time()
+    found = index.search(query, top_k)
+    return found, time.thread_time() - started

@@ -80,6 +80,11 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
                 "djinn admin create-user LOGIN --role admin"
             )
         click.echo(f"Веб-интерфейс: http://{host}:{port}/login (остановить: Ctrl+C).")
+        if settings.metrics_port:
+            click.echo(
+                f"Метрики Prometheus: http://{settings.metrics_host}:{settings.metrics_port}"
+                "/metrics (выключить: DJINN_METRICS_PORT=0)."
+            )
         try:
             await serve_admin(context, host, port, stop)
         except OSError as error:

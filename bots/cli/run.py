@@ -12,15 +12,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bots.app import Services, open_services
+from bots.app import Services, open_services, serve_process_metrics
 from bots.cli.progress import ProgressLine
-from core.metrics import Metrics, serve_metrics
+from core.metrics import Metrics
 from core.settings import Settings
 from handoff.events import HandoffEventRepository
 from handoff.queue import HandoffRelay, HandoffStreams
 from knowledge_base.learning import learn_periodically
 from knowledge_base.notify import listen_versions, publish_version
-from nlu.resilient import ResilientDialogueEngine
 from nlu.servers import RasaServers, missing_for_managed, model_cache
 
 if TYPE_CHECKING:
@@ -274,24 +273,11 @@ def _report_operators(settings: Settings, services: Services, channels: list[str
 def _start_metrics(
     settings: Settings, services: Services, stop: asyncio.Event
 ) -> asyncio.Task[None]:
-    dialogue = services.dialogue
-    rasa_up = (
-        (lambda: not dialogue.degraded) if isinstance(dialogue, ResilientDialogueEngine) else None
-    )
     click.echo(
         f"Метрики Prometheus: http://{settings.metrics_host}:{settings.metrics_port}/metrics "
         "(выключить: DJINN_METRICS_PORT=0)."
     )
-    return asyncio.create_task(
-        serve_metrics(
-            services.metrics,
-            services.sessions,
-            host=settings.metrics_host,
-            port=settings.metrics_port,
-            stop=stop,
-            rasa_up=rasa_up,
-        )
-    )
+    return asyncio.create_task(serve_process_metrics(services, stop))
 
 
 def _report_channels(settings: Settings) -> list[str]:

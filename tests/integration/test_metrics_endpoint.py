@@ -17,6 +17,7 @@ import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
+from bots.app import open_services
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.metrics import Metrics, serve_metrics
 from core.models import Citizen, Conversation, Identity, InboxUpdate, Message
@@ -210,28 +211,42 @@ async def test_a_taken_port_is_logged_and_nothing_else_happens(sessions, caplog)
     assert any(f"cannot listen on 127.0.0.1:{port}" in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.slow
-async def test_djinn_run_serves_metrics(demo_data_dir: Path):
-    port = free_port()
-    env = {**os.environ, "DJINN_DATA_DIR": str(demo_data_dir), "DJINN_METRICS_PORT": str(port)}
+async def test_the_knowledge_base_searches_are_counted_as_they_happen(demo_settings, embedder):
+    async with (
+        open_services(demo_settings, with_redis=False, embedder=embedder) as services,
+        endpoint(services.metrics, services.sessions) as (base, _),
+    ):
+        before = await scrape(base)
+        assert gauge(before, "djinn_searches_total") == 0
+        assert gauge(before, "djinn_search_cpu_seconds_total") == 0
+        await services.faq.search("Как записаться на приём к главе района?")
+        await services.faq.search("где получить справку о составе семьи")
+        after = await scrape(base)
+    assert gauge(after, "djinn_searches_total") == 2
+    cpu = gauge(after, "djinn_search_cpu_seconds_total")
+    # Two questions embedded on one core: milliseconds each, and never more than the
+    # wall time the searches took.
+    assert 0.002 < cpu <= gauge(after, "djinn_search_seconds_total")
+
+
+@contextlib.asynccontextmanager
+async def djinn(data_dir: Path, metrics_port: int, *args: str, ready: str) -> AsyncIterator[str]:
+    """``djinn ARGS`` in its own process, serving metrics on ``metrics_port``, once it
+    printed ``ready``; yields what it printed by then, and stops it with Ctrl+C after."""
+    env = {**os.environ, "DJINN_DATA_DIR": str(data_dir), "DJINN_METRICS_PORT": str(metrics_port)}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bots.cli", "run",
+        sys.executable, "-m", "bots.cli", *args,
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
+    assert process.stdout is not None
     lines: list[str] = []
     try:
         async with asyncio.timeout(120):
-            while not any("Djinn работает" in line for line in lines):
+            while not any(ready in line for line in lines):
                 line = (await process.stdout.readline()).decode()
-                assert line, "djinn exited:\n" + "".join(lines)
+                assert line, f"djinn {' '.join(args)} exited:\n" + "".join(lines)
                 lines.append(line)
-        assert f"Метрики Prometheus: http://127.0.0.1:{port}/metrics" in "".join(lines)
-        base = f"http://127.0.0.1:{port}"
-        await wait_until_healthy(base)
-        found = await scrape(base)
-        assert gauge(found, "djinn_database_up") == 1
-        assert gauge(found, "djinn_inbox_backlog", channel="telegram") == 0
-        assert ("djinn_rasa_up", frozenset()) not in found  # DJINN_RASA=off in the tests
+        yield "".join(lines)
         process.send_signal(signal.SIGINT)
         await asyncio.wait_for(process.wait(), 60)
         assert process.returncode == 0
@@ -239,3 +254,33 @@ async def test_djinn_run_serves_metrics(demo_data_dir: Path):
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+@pytest.mark.slow
+async def test_djinn_run_serves_metrics(demo_data_dir: Path):
+    port = free_port()
+    async with djinn(demo_data_dir, port, "run", ready="Djinn работает") as printed:
+        assert f"Метрики Prometheus: http://127.0.0.1:{port}/metrics" in printed
+        base = f"http://127.0.0.1:{port}"
+        await wait_until_healthy(base)
+        found = await scrape(base)
+    assert gauge(found, "djinn_database_up") == 1
+    assert gauge(found, "djinn_inbox_backlog", channel="telegram") == 0
+    assert ("djinn_rasa_up", frozenset()) not in found  # DJINN_RASA=off in the tests
+
+
+@pytest.mark.slow
+async def test_djinn_admin_alone_serves_the_metrics_of_its_widget_and_searches(
+    demo_data_dir: Path,
+):
+    port, admin_port = free_port(), free_port()
+    async with djinn(
+        demo_data_dir, port, "admin", "--port", str(admin_port), ready="/widget/demo"
+    ) as printed:
+        assert f"Метрики Prometheus: http://127.0.0.1:{port}/metrics" in printed
+        base = f"http://127.0.0.1:{port}"
+        await wait_until_healthy(base)
+        found = await scrape(base)
+    assert gauge(found, "djinn_database_up") == 1
+    assert gauge(found, "djinn_messages_in_total", channel="web") == 0
+    assert gauge(found, "djinn_searches_total") == 0
