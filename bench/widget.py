@@ -19,7 +19,10 @@ the bench's key), as returning visitors' would be.
    Latency runs from sending the frame to receiving the bot's reply on the socket:
    the inbox row, the turn (the FAQ search), the outbox row, the push. Replies late
    past the load are waited for (``--drain`` seconds), so a backlog shows in the
-   latency; «answered a second» is the rate the replies came at.
+   latency; «answered a second» is the rate the replies came at. «of it searching» and
+   «search CPU ms a question» are read from the server's metrics
+   (``djinn_search_cpu_seconds_total``): the CPU its knowledge-base searches took,
+   nearly all of it the query embedding.
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.devset import load_dev_set
@@ -59,7 +64,8 @@ ORIGIN = "http://bench.example.ru"
 KEY = "bench-widget-signing-key-0123456789"
 HEADERS = [
     "widget", "messages", "answered", "answered a second", "p50 ms", "p95 ms", "p99 ms", "max ms",
-    "server RSS MiB", "server CPU (cores)", "other load (cores)",
+    "server RSS MiB", "server CPU (cores)", "of it searching (cores)", "search CPU ms a question",
+    "other load (cores)",
 ]  # fmt: skip
 # Messages the bot answers without searching the knowledge base: what the channel itself
 # costs (sockets, inbox, turn, outbox, push) without the query embedding.
@@ -103,7 +109,7 @@ def raise_file_limit() -> None:
 
 
 @contextlib.asynccontextmanager
-async def server(data_dir: Path, port: int) -> AsyncIterator[psutil.Process]:
+async def server(data_dir: Path, port: int, metrics_port: int) -> AsyncIterator[psutil.Process]:
     env = {
         **os.environ,
         "DJINN_DATA_DIR": str(data_dir),
@@ -117,6 +123,7 @@ async def server(data_dir: Path, port: int) -> AsyncIterator[psutil.Process]:
         "DJINN_WIDGET_IP_RATE": "1000000",
         "DJINN_WIDGET_TOKEN_RATE": "1000000",
         "DJINN_LOG_LEVEL": "WARNING",
+        "DJINN_METRICS_PORT": str(metrics_port),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bots.cli", "admin", "--port", str(port),
@@ -210,9 +217,10 @@ async def main_async(args: argparse.Namespace) -> None:
     shutil.copytree(template, work)
     tokens = await make_visitors(work, args.sockets)
     raise_file_limit()
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     url = f"ws://127.0.0.1:{port}/widget/ws"
-    async with server(work, port) as process:
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    async with server(work, port, metrics_port) as process:
         await asyncio.sleep(2)
         baseline = rss_mib(process)
         started = time.perf_counter()
@@ -235,12 +243,16 @@ async def main_async(args: argparse.Namespace) -> None:
         for visitor in visitors:
             visitor.latencies.clear()
         count = int(args.rate * args.seconds)
+        searches_before = await search_totals(metrics_url)
         cpu_before, started = process.cpu_times(), time.perf_counter()
         with Load() as load:
             await _load(visitors, [questions[i % len(questions)] for i in range(count)],
                         args.rate)  # fmt: skip
             await _answered(visitors, args.drain)
         cpu, wall = process.cpu_times(), time.perf_counter() - started
+        searches_after = await search_totals(metrics_url)
+        searches = searches_after[0] - searches_before[0]
+        search_cpu = searches_after[1] - searches_before[1]
         server_cores = (cpu.user + cpu.system - cpu_before.user - cpu_before.system) / wall
         # The server is this process's child: `Load` counts it among the others.
         others = max(0.0, load.others - server_cores)
@@ -257,6 +269,8 @@ async def main_async(args: argparse.Namespace) -> None:
             *(f"{ms:.0f}" for ms in (p50, p95, p99, max(latencies))),
             f"{loaded:.0f}",
             f"{server_cores:.2f}",
+            f"{search_cpu / wall:.2f}",
+            f"{search_cpu * 1000 / searches:.1f}" if searches else "—",
             f"{others:.2f}",
         ]
         print(table(HEADERS, [row]))
@@ -265,6 +279,18 @@ async def main_async(args: argparse.Namespace) -> None:
             task.cancel()
         await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
     shutil.rmtree(work, ignore_errors=True)
+
+
+async def search_totals(metrics_url: str) -> tuple[float, float]:
+    """The server's searches and the CPU seconds they took, from its metrics."""
+    async with aiohttp.ClientSession() as client, client.get(metrics_url) as response:
+        text = await response.text()
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    return samples["djinn_searches_total"], samples["djinn_search_cpu_seconds_total"]
 
 
 async def _answered(visitors: list[Visitor], seconds: float) -> None:
