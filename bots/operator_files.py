@@ -1,11 +1,14 @@
 """Operators' media for channels other than Telegram: the operators work in a Telegram
-group, so a photo or document they send to a VK or MAX citizen is taken from the Bot
-API (`TelegramFiles`) and uploaded to the citizen's channel; `operator_media` reads what
-a reply carries of it."""
+group, so a photo or document they send to a VK, MAX or website citizen is taken from
+the Bot API (`TelegramFiles`, `operator_downloads`, `operator_file`) and passed on in the
+citizen's channel; `operator_media` reads what a reply carries of it, and `media_note`
+is what the citizen reads in place of what the channel cannot pass on."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +17,11 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest, TelegramEntityTooLarge, TelegramRetryAfter
 
-from bots.outbox import RetryAfter
+from bots.outbox import DeliveryError, RetryAfter, Unavailable
 from core.domain import MessageKind, Reply
 from core.settings import Settings
+
+log = logging.getLogger(__name__)
 
 DOWNLOAD_TIMEOUT = 60
 # Kinds of an operator's message that carry a file to pass on.
@@ -40,6 +45,8 @@ MEDIA_NAMES = {
     MessageKind.AUDIO: "аудиозапись",
     MessageKind.STICKER: "стикер",
 }
+# Under the text when a file the channel takes could not be had or uploaded.
+NOT_PASSED = "(Оператор отправил {what}, но передать его сюда не удалось.)"
 # The name a file without one gets (its extension tells the channel what it is).
 DEFAULT_TITLES = {
     MessageKind.DOCUMENT: "документ",
@@ -60,8 +67,8 @@ class FileUnavailable(Exception):
 
 
 class TelegramFiles:
-    """Operators' files from the Bot API, for replies to VK citizens: `download` is the
-    VK transport's ``download``. Close it with `close`."""
+    """Operators' files from the Bot API, for replies in other channels: `download` is
+    their transports' ``download``. Close it with `close`."""
 
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
@@ -89,6 +96,21 @@ class TelegramFiles:
 
     async def close(self) -> None:
         await self._bot.session.close()
+
+
+@contextlib.asynccontextmanager
+async def operator_downloads(settings: Settings) -> AsyncIterator[Download | None]:
+    """How a channel other than Telegram gets operators' files (`TelegramFiles.download`),
+    its HTTP session closed on exit; None without TELEGRAM_BOT_TOKEN (then an operator's
+    file reaches the citizen as a note that it could not be passed)."""
+    files = TelegramFiles.from_settings(settings)
+    if files is None:
+        yield None
+        return
+    try:
+        yield files.download
+    finally:
+        await files.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +169,41 @@ def operator_media(reply: Reply) -> OperatorMedia | None:
             kind = MessageKind.OTHER
         return OperatorMedia(kind, item)
     return None
+
+
+def media_note(media: OperatorMedia, *, passed: bool, not_shown: str) -> str:
+    """What the citizen reads under the text in place of an operator's media: a location
+    or a contact written out; nothing when the channel passes the media on (``passed``);
+    else ``not_shown`` with the media's name for ``{what}``."""
+    if media.kind is MessageKind.LOCATION:
+        return f"📍 Оператор отправил точку на карте: {media.location}"
+    if media.kind is MessageKind.CONTACT:
+        return f"📇 Оператор отправил контакт: {media.contact}"
+    if passed:
+        return ""
+    return not_shown.format(what=MEDIA_NAMES.get(media.kind, "вложение"))
+
+
+def with_note(text: str, note: str) -> str:
+    """``note`` under ``text``, either of them possibly empty."""
+    return "\n\n".join(part for part in (text.strip(), note) if part)
+
+
+async def operator_file(media: OperatorMedia, download: Download) -> bytes | None:
+    """The operator's file taken from Telegram; None when it can never be had (then the
+    citizen is told so).
+
+    Raises:
+        DeliveryError: Telegram asks to wait (`bots.outbox.RetryAfter`), or the download
+            failed for a passing reason (`bots.outbox.Unavailable`): the reply is tried
+            again later.
+    """
+    try:
+        return await download(media.file_id)
+    except FileUnavailable as error:
+        log.warning("an operator's %s not taken from Telegram: %s", media.kind.value, error)
+        return None
+    except DeliveryError:
+        raise
+    except Exception as error:
+        raise Unavailable(f"Telegram file not downloaded: {type(error).__name__}") from error

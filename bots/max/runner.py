@@ -17,7 +17,7 @@ from bots.max.polling import MaxLongPoll
 from bots.max.processing import CHANNEL, MaxEvents
 from bots.max.sender import MaxTransport
 from bots.max.webhook import WEBHOOK_PATH, MaxWebhookEndpoint, serve_webhook
-from bots.operator_files import TelegramFiles
+from bots.operator_files import operator_downloads
 from bots.outbox import Senders
 from bots.polling import PositionFile
 from core.inbox import InboxRepository
@@ -51,20 +51,22 @@ async def run_max(
     _check(settings)
     assert settings.max_bot_token is not None
     bot = build_bot(settings.max_bot_token.get_secret_value(), settings.max_api_url)
-    files = TelegramFiles.from_settings(settings)
-    transport = MaxTransport(bot, download=files.download if files is not None else None)
     try:
-        async with running_channel(
-            CHANNEL,
-            transport,
-            lambda sender: MaxEvents(bot=bot, conversation=conversation, wake=sender.wake),
-            conversation,
-            inbox,
-            outbox,
-            **options.policies(settings, SEND_RATE),
-            metrics=metrics,
-            senders=senders,
-        ) as channel:
+        # Operators answer from Telegram: their photos and files are downloaded there.
+        async with (
+            operator_downloads(settings) as download,
+            running_channel(
+                CHANNEL,
+                MaxTransport(bot, download=download),
+                lambda sender: MaxEvents(bot=bot, conversation=conversation, wake=sender.wake),
+                conversation,
+                inbox,
+                outbox,
+                **options.policies(settings, SEND_RATE),
+                metrics=metrics,
+                senders=senders,
+            ) as channel,
+        ):
             if settings.max_mode is MaxMode.WEBHOOK:
                 await _serve_webhook(settings, bot, channel.worker, stop)
             else:
@@ -79,8 +81,6 @@ async def run_max(
                 await poll.run(stop)
     finally:
         await bot.close_session()
-        if files is not None:
-            await files.close()
 
 
 def _check(settings: Settings) -> None:

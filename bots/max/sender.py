@@ -25,12 +25,15 @@ from maxapi.types.input_media import InputMediaBuffer
 from bots.max.keyboards import build_keyboard
 from bots.operator_files import (
     MEDIA_NAMES,
+    NOT_PASSED,
     Download,
-    FileUnavailable,
     OperatorMedia,
+    media_note,
+    operator_file,
     operator_media,
+    with_note,
 )
-from bots.outbox import DeliveryError, RetryAfter, Unavailable, Undeliverable
+from bots.outbox import RetryAfter, Unavailable, Undeliverable
 from bots.raw import clean_text
 from bots.text import MAX_TEXT_LIMIT, split_text
 from core.domain import Channel, DeliveryStatus, MessageKind, Reply
@@ -50,7 +53,6 @@ UPLOADED = {
     MessageKind.AUDIO: UploadType.FILE,
 }
 NOT_SHOWN = "(Оператор отправил {what}; в MAX это не показать.)"
-NOT_PASSED = "(Оператор отправил {what}, но передать его сюда не удалось.)"
 
 
 class MaxTransport:
@@ -75,7 +77,7 @@ class MaxTransport:
         text = clean_text(reply.text)
         media = operator_media(reply)
         if media is not None:
-            text = _join(text, self._note(media))
+            text = with_note(text, self._note(media))
         parts = split_text(text, MAX_TEXT_LIMIT, length=len)
         if media is not None and self._sends_file(media) and not parts:
             parts = [""]  # a photo without a caption
@@ -86,18 +88,11 @@ class MaxTransport:
 
     def _note(self, media: OperatorMedia) -> str:
         """What the citizen reads in place of what MAX does not get."""
-        if media.kind is MessageKind.LOCATION:
-            return f"📍 Оператор отправил точку на карте: {media.location}"
-        if media.kind is MessageKind.CONTACT:
-            return f"📇 Оператор отправил контакт: {media.contact}"
-        what = MEDIA_NAMES.get(media.kind, "вложение")
-        if media.kind not in UPLOADED:
-            return NOT_SHOWN.format(what=what)
-        if self._download is None:
+        if media.kind in UPLOADED and self._download is None:
             log.error("MAX: no way to download operators' files from Telegram; a %s is "
                       "sent as a note", media.kind.value)  # fmt: skip
-            return NOT_PASSED.format(what=what)
-        return ""
+            return NOT_PASSED.format(what=MEDIA_NAMES[media.kind])
+        return media_note(media, passed=media.kind in UPLOADED, not_shown=NOT_SHOWN)
 
     async def send_part(self, reply: Reply, index: int, text: str, last: bool) -> str | None:
         user_id = int(reply.chat_id)
@@ -106,7 +101,7 @@ class MaxTransport:
         if media is not None and self._download is not None and media.kind in UPLOADED:
             uploaded = await self._upload(media, self._download)
             if uploaded is None:
-                text = _join(text, NOT_PASSED.format(what=MEDIA_NAMES[media.kind]))
+                text = with_note(text, NOT_PASSED.format(what=MEDIA_NAMES[media.kind]))
             else:
                 attachments.append(uploaded)
         keyboard = build_keyboard(reply.buttons) if last else None
@@ -127,15 +122,9 @@ class MaxTransport:
     async def _upload(self, media: OperatorMedia, download: Download) -> object | None:
         """The operator's file uploaded to MAX; None when it can never be sent (then
         the citizen is told so)."""
-        try:
-            data = await download(media.file_id)
-        except FileUnavailable as error:
-            log.warning("an operator's %s not taken from Telegram: %s", media.kind.value, error)
+        data = await operator_file(media, download)
+        if data is None:
             return None
-        except DeliveryError:
-            raise
-        except Exception as error:
-            raise Unavailable(f"Telegram file not downloaded: {type(error).__name__}") from error
         name = "photo.jpg" if media.kind is MessageKind.PHOTO else media.title
         try:
             return await self._bot.upload_media(
@@ -151,10 +140,6 @@ class MaxTransport:
             raise Unavailable(f"MAX upload failed: {error}") from error
         except TRANSIENT_ERRORS as error:
             raise Unavailable(f"MAX upload failed: {type(error).__name__}") from error
-
-
-def _join(text: str, note: str) -> str:
-    return "\n\n".join(part for part in (text.strip(), note) if part)
 
 
 def _classified(error: MaxApiError) -> Exception:

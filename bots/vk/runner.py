@@ -10,7 +10,7 @@ import logging
 from bots.conversation import ConversationHandler
 from bots.inbox import InboxWorker
 from bots.loops import RunOptions, running_channel
-from bots.operator_files import TelegramFiles
+from bots.operator_files import operator_downloads
 from bots.outbox import Senders
 from bots.polling import PositionFile
 from bots.vk.callback_api import VkCallbackEndpoint, serve_callback
@@ -48,21 +48,22 @@ async def run_vk(
     _check(settings)
     assert settings.vk_group_token is not None
     api = build_api(settings.vk_group_token.get_secret_value(), settings.vk_api_url)
-    # Operators answer from Telegram: their photos and documents are downloaded there.
-    files = TelegramFiles.from_settings(settings)
-    transport = VkTransport(api, download=files.download if files is not None else None)
     try:
-        async with running_channel(
-            CHANNEL,
-            transport,
-            lambda sender: VkEvents(api=api, conversation=conversation, wake=sender.wake),
-            conversation,
-            inbox,
-            outbox,
-            **options.policies(settings, SEND_RATE),
-            metrics=metrics,
-            senders=senders,
-        ) as channel:
+        # Operators answer from Telegram: their photos and documents are downloaded there.
+        async with (
+            operator_downloads(settings) as download,
+            running_channel(
+                CHANNEL,
+                VkTransport(api, download=download),
+                lambda sender: VkEvents(api=api, conversation=conversation, wake=sender.wake),
+                conversation,
+                inbox,
+                outbox,
+                **options.policies(settings, SEND_RATE),
+                metrics=metrics,
+                senders=senders,
+            ) as channel,
+        ):
             if settings.vk_mode is VkMode.CALLBACK:
                 await _serve_callback(settings, channel.worker, stop)
             else:
@@ -78,8 +79,6 @@ async def run_vk(
                 await poll.run(stop)
     finally:
         await api.http_client.close()
-        if files is not None:
-            await files.close()
 
 
 def _check(settings: Settings) -> None:

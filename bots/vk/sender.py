@@ -22,12 +22,15 @@ from vkbottle.tools import DocMessagesUploader, PhotoMessageUploader, VoiceMessa
 
 from bots.operator_files import (
     MEDIA_NAMES,
+    NOT_PASSED,
     Download,
-    FileUnavailable,
     OperatorMedia,
+    media_note,
+    operator_file,
     operator_media,
+    with_note,
 )
-from bots.outbox import DeliveryError, RetryAfter, Unavailable, Undeliverable
+from bots.outbox import RetryAfter, Unavailable, Undeliverable
 from bots.raw import clean_text
 from bots.text import VK_TEXT_LIMIT, split_text
 from bots.vk.client import VkUnavailable
@@ -55,7 +58,6 @@ UPLOADED = {
     MessageKind.AUDIO: "doc",
 }
 NOT_SHOWN = "(Оператор отправил {what}; во ВКонтакте это не показать.)"
-NOT_PASSED = "(Оператор отправил {what}, но передать его сюда не удалось.)"
 
 
 def random_id_for(outbox_id: int, part: int) -> int:
@@ -88,7 +90,7 @@ class VkTransport:
         text = clean_text(reply.text)
         media = operator_media(reply)
         if media is not None:
-            text = _join(text, self._note(media))
+            text = with_note(text, self._note(media))
         parts = split_text(text, VK_TEXT_LIMIT, length=len)
         if media is not None and UPLOADED.get(media.kind) is not None and not parts:
             parts = [""]  # a photo without a caption
@@ -96,18 +98,11 @@ class VkTransport:
 
     def _note(self, media: OperatorMedia) -> str:
         """What the citizen reads in place of what VK does not get."""
-        if media.kind is MessageKind.LOCATION:
-            return f"📍 Оператор отправил точку на карте: {media.location}"
-        if media.kind is MessageKind.CONTACT:
-            return f"📇 Оператор отправил контакт: {media.contact}"
-        what = MEDIA_NAMES.get(media.kind, "вложение")
-        if UPLOADED.get(media.kind) is None:
-            return NOT_SHOWN.format(what=what)
-        if self._download is None:
+        if media.kind in UPLOADED and self._download is None:
             log.error("VK: no way to download operators' files from Telegram; a %s is "
                       "sent as a note", media.kind.value)  # fmt: skip
-            return NOT_PASSED.format(what=what)
-        return ""
+            return NOT_PASSED.format(what=MEDIA_NAMES[media.kind])
+        return media_note(media, passed=media.kind in UPLOADED, not_shown=NOT_SHOWN)
 
     async def send_part(self, reply: Reply, index: int, text: str, last: bool) -> str | None:
         assert reply.outbox_id is not None, "only stored replies are sent"
@@ -118,7 +113,7 @@ class VkTransport:
         if media is not None and uploaded and self._download is not None:
             attachment = await self._attachment(peer_id, media, self._download)
             if attachment is None:
-                text = _join(text, NOT_PASSED.format(what=MEDIA_NAMES[media.kind]))
+                text = with_note(text, NOT_PASSED.format(what=MEDIA_NAMES[media.kind]))
         point = media.point if media is not None else None
         try:
             message_id = await self._api.messages.send(
@@ -141,15 +136,9 @@ class VkTransport:
     ) -> str | None:
         """The operator's file uploaded to VK (``photo<owner>_<id>_<key>``); None when it
         can never be sent (then the citizen is told so)."""
-        try:
-            data = await download(media.file_id)
-        except FileUnavailable as error:
-            log.warning("an operator's %s not taken from Telegram: %s", media.kind.value, error)
+        data = await operator_file(media, download)
+        if data is None:
             return None
-        except DeliveryError:
-            raise
-        except Exception as error:
-            raise Unavailable(f"Telegram file not downloaded: {type(error).__name__}") from error
         try:
             if UPLOADED.get(media.kind) == "photo":
                 return await PhotoMessageUploader(self._api).upload(data, peer_id=peer_id)
@@ -176,10 +165,6 @@ class VkTransport:
         except (ValueError, LookupError, TypeError) as error:
             # The upload server answered what VK's does not (an error page, not JSON).
             raise Unavailable(f"VK upload answered oddly: {type(error).__name__}") from error
-
-
-def _join(text: str, note: str) -> str:
-    return "\n\n".join(part for part in (text.strip(), note) if part)
 
 
 def _classified(error: VKAPIError) -> Exception:

@@ -18,7 +18,7 @@ from fastapi import APIRouter
 from bots.conversation import ConversationHandler
 from bots.inbox import InboxPolicy, InboxWorker
 from bots.loops import running_channel
-from bots.operator_files import TelegramFiles
+from bots.operator_files import operator_downloads
 from bots.outbox import OutboxPolicy, Senders
 from bots.web import frames
 from bots.web.config import warn_about_contrast, widget_config, widget_problem
@@ -166,13 +166,8 @@ class WebChannel:
     async def running(self) -> AsyncIterator[None]:
         """The inbox worker and the outbox sender of the widget, from entry to exit."""
         async with contextlib.AsyncExitStack() as stack:
-            files = TelegramFiles.from_settings(self.settings)
-            if files is not None:
-                stack.push_async_callback(files.close)
-            transport = WebTransport(
-                self.hub, self._sessions, self.photos,
-                download=files.download if files is not None else None,
-            )  # fmt: skip
+            download = await stack.enter_async_context(operator_downloads(self.settings))
+            transport = WebTransport(self.hub, self._sessions, self.photos, download=download)
             running = await stack.enter_async_context(
                 running_channel(
                     CHANNEL,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bots.operator_files import MEDIA_NAMES, OperatorMedia, operator_media
+from bots.operator_files import OperatorMedia, media_note, operator_media, with_note
 from bots.web import frames
 from bots.web.photos import FILES_PATH, PhotoStore
 from core.domain import Channel, Direction, IncomingMessage, MessageKind, Reply
@@ -89,17 +89,10 @@ def update_to_message(payload: Any) -> IncomingMessage:
 
 def operator_note(media: OperatorMedia | None, photo_shown: bool) -> str:
     """What the visitor reads in place of an operator's media the widget does not show."""
-    if media is None or (media.kind is MessageKind.PHOTO and photo_shown):
+    if media is None:
         return ""
-    if media.kind is MessageKind.LOCATION:
-        return f"📍 Оператор отправил точку на карте: {media.location}"
-    if media.kind is MessageKind.CONTACT:
-        return f"📇 Оператор отправил контакт: {media.contact}"
-    return NOT_SHOWN.format(what=MEDIA_NAMES.get(media.kind, "вложение"))
-
-
-def joined(text: str, note: str) -> str:
-    return "\n\n".join(part for part in (text.strip(), note) if part)
+    shown = media.kind is MessageKind.PHOTO and photo_shown
+    return media_note(media, passed=shown, not_shown=NOT_SHOWN)
 
 
 def operator_photo(media: OperatorMedia | None, photos: PhotoStore) -> str | None:
@@ -130,7 +123,7 @@ def row_frame(row: Message, photos: PhotoStore) -> dict[str, Any]:
     return frames.message(
         id=row.id,
         sender="operator" if (row.author or "").startswith("operator") else "bot",
-        text=joined(row.text or "", operator_note(media, photo is not None)),
+        text=with_note(row.text or "", operator_note(media, photo is not None)),
         at=at,
         buttons=stored_buttons(row.buttons),
         photo=photo,

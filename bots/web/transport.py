@@ -14,11 +14,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bots.operator_files import Download, FileUnavailable, operator_media
-from bots.outbox import DeliveryError, Unavailable
+from bots.operator_files import Download, operator_file, operator_media, with_note
+from bots.outbox import Unavailable
 from bots.web import frames
 from bots.web.hub import VisitorHub
-from bots.web.mappers import joined, operator_note, stored_buttons
+from bots.web.mappers import operator_note, stored_buttons
 from bots.web.photos import FILES_PATH, PhotoStore
 from core.db import SessionFactory
 from core.domain import Channel, MessageKind, Reply
@@ -58,14 +58,14 @@ class WebTransport:
         shown = (
             self._download is not None and media is not None and media.kind is MessageKind.PHOTO
         )
-        text = joined(frames.clean_text(reply.text), operator_note(media, shown))
+        text = with_note(frames.clean_text(reply.text), operator_note(media, shown))
         return [text] if text or shown else []
 
     async def send_part(self, reply: Reply, index: int, text: str, last: bool) -> str | None:
         media = operator_media(reply)
         photo = await self._photo(reply)
         if photo is None and media is not None and media.kind is MessageKind.PHOTO:
-            text = joined(text, operator_note(media, photo_shown=False))  # it could not be had
+            text = with_note(text, operator_note(media, photo_shown=False))  # it could not be had
         author, created_at = await self._origin(reply)
         frame = frames.message(
             id=reply.outbox_id,
@@ -106,15 +106,9 @@ class WebTransport:
             return None
         name = self._photos.operator_photo(media.file_id)
         if name is None:
-            try:
-                data = await self._download(media.file_id)
-            except FileUnavailable as error:
-                log.warning("an operator's photo not taken from Telegram: %s", error)
+            data = await operator_file(media, self._download)
+            if data is None:
                 return None
-            except DeliveryError:
-                raise
-            except Exception as error:
-                raise Unavailable(f"Telegram file: {type(error).__name__}") from error
             name = await self._photos.save_operator(media.file_id, data)
             if name is None:
                 log.warning("an operator's photo from Telegram is not a JPEG/PNG/WebP")

@@ -14,11 +14,12 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from vkbottle import API
 
-from bots.operator_files import FileUnavailable, TelegramFiles
+from bots.operator_files import FileUnavailable, TelegramFiles, operator_downloads
 from bots.outbox import Unavailable
 from bots.vk.client import build_api
 from bots.vk.sender import NOT_PASSED, NOT_SHOWN, VkTransport
 from core.domain import Channel, Reply
+from tests.conftest import make_settings
 from tools.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from tools.fake_telegram.files import add_photo, file_bytes
 from tools.fake_vk import FakeVk
@@ -217,3 +218,19 @@ async def test_telegram_files_downloads_from_the_bot_api():
             await files.close()
 
     assert data == file_bytes(tg.state, largest["file_id"])
+
+
+async def test_operator_downloads_follow_the_settings_and_close_their_session(tmp_path):
+    async with operator_downloads(make_settings(tmp_path)) as download:
+        assert download is None  # no TELEGRAM_BOT_TOKEN: operators' files become notes
+    async with FakeTelegram(rate_limits=None) as tg:
+        [*_, largest] = add_photo(tg.state, width=320, height=240)
+        settings = make_settings(
+            tmp_path, telegram_bot_token=DEFAULT_TOKEN, telegram_api_url=tg.api_url
+        )
+        async with operator_downloads(settings) as download:
+            assert download is not None
+            data = await download(largest["file_id"])
+            session = download.__self__._bot.session
+        assert data == file_bytes(tg.state, largest["file_id"])
+        assert session._session is None or session._session.closed
